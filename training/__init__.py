@@ -1,0 +1,1 @@
+"""Losses, the on-policy data pipeline and the preference-optimisation trainer."""
