@@ -1,0 +1,1 @@
+"""Every AMPO selection strategy behind one batched API (numpy and torch)."""
