@@ -1,1 +1,1 @@
-"""Synthetic reward landscapes, Monte-Carlo checks of the paper's claims, and the exact selection ILP."""
+"""Synthetic reward landscapes, Monte-Carlo checks of the paper's claims and the selection ILP."""
