@@ -1,0 +1,56 @@
+"""Small array helpers written once against the array API standard (numpy and torch alike).
+
+Every selection rule in this package is written with these and the standard namespace returned by
+`array_api_compat.array_namespace`, so one source runs on numpy (CPU) and torch (CPU or GPU).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from array_api_compat import array_namespace, device, to_device
+
+__all__ = [
+    "array_namespace",
+    "device",
+    "gather",
+    "gather_rows",
+    "masked_argsort",
+    "one_hot",
+    "to_numpy",
+]
+
+
+def one_hot(index, n: int):
+    """Boolean (B, n) with True at `index` (B,) of each row."""
+    xp = array_namespace(index)
+    cols = xp.arange(n, device=device(index))
+    return cols[None, :] == index[:, None]
+
+
+def gather(x, index):
+    """x (B, n), index (B, m) -> (B, m): x[b, index[b, j]]."""
+    xp = array_namespace(x)
+    return xp.take_along_axis(x, index, axis=1)
+
+
+def gather_rows(matrix, index):
+    """matrix (B, n, n), index (B,) -> (B, n): the row `index[b]` of each matrix."""
+    xp = array_namespace(matrix)
+    b, _, n = matrix.shape
+    idx = xp.broadcast_to(index[:, None, None], (b, 1, n))
+    return xp.take_along_axis(matrix, idx, axis=1)[:, 0, :]
+
+
+def masked_argsort(values, mask, descending: bool = False):
+    """Stable argsort of each row of values (B, n) with masked-out entries (mask False) last."""
+    xp = array_namespace(values)
+    fill = -xp.inf if descending else xp.inf
+    keyed = xp.where(mask, values, xp.full_like(values, fill))
+    return xp.argsort(keyed, axis=1, descending=descending, stable=True)
+
+
+def to_numpy(x) -> np.ndarray:
+    """Host numpy copy of a numpy array or torch tensor."""
+    if isinstance(x, np.ndarray):
+        return x
+    return np.asarray(to_device(x, "cpu"))

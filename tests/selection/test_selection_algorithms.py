@@ -1,0 +1,182 @@
+"""The batched building blocks against independent references: scikit-learn's KMeans, brute-force
+swaps and subsets for k-medoids, a naive log-det greedy for the DPP, and the RNG's contract."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import kstest
+from sklearn.cluster import KMeans
+
+from selection import coverage_cost, rng
+from selection.dpp_map import greedy_map
+from selection.geometry import squared_distances
+from selection.kmeans import categorical, kmeans
+from selection.kmedoids import greedy_build, kmedoids
+
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
+
+
+def _geometry(seed, b, n, d):
+    g = np.random.default_rng(seed)
+    e = g.normal(size=(b, n, d)) + 3 * g.normal(size=(b, 4, d))[:, g.integers(0, 4, n)]
+    d2, _, _ = squared_distances(e, np.ones((b, n), dtype=bool))
+    return e, d2, g
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), c=st.integers(2, 7))
+def test_kmeans_matches_sklearn_from_the_same_seeding(seed, c):
+    """Lloyd on squared distances gives scikit-learn's partition and inertia from the same
+    initial centres. Guards against: a wrong centroid-distance identity or an off-by-one in the
+    update/convergence order."""
+    e, d2, _ = _geometry(seed, 4, 24, 5)
+    members = np.ones((4, 24), dtype=bool)
+    res = kmeans(
+        d2, members, c, init="kmeans++", uniform=lambda s, n: rng.uniform(seed, np.arange(4), s, n)
+    )
+    for b in range(4):
+        ref = KMeans(c, init=e[b, res.centers[b]], n_init=1, algorithm="lloyd", tol=0, max_iter=300)
+        ref.fit(e[b])
+        same = (ref.labels_[:, None] == ref.labels_[None]) == (
+            res.labels[b][:, None] == res.labels[b][None]
+        )
+        assert same.all()
+        np.testing.assert_allclose(res.inertia[b], ref.inertia_, rtol=1e-9)
+
+
+def test_kmeans_restarts_keep_the_lowest_inertia():
+    """n_init restarts never increase the inertia of any prompt. Guards against: keeping the
+    last run instead of the best one, or mixing labels of one run with centres of another."""
+    _, d2, _ = _geometry(0, 30, 20, 3)
+    members = np.ones((30, 20), dtype=bool)
+
+    def uniform(s, n):
+        return rng.uniform(0, np.arange(30), s, n)
+
+    one = kmeans(d2, members, 5, init="kmeans++", uniform=uniform, n_init=1)
+    many = kmeans(d2, members, 5, init="kmeans++", uniform=uniform, n_init=4)
+    assert (many.inertia <= one.inertia + 1e-12).all() and (many.inertia < one.inertia).any()
+
+
+def test_kmeans_members_only():
+    """Non-members get label -1 and never seed a cluster."""
+    _, d2, _ = _geometry(1, 6, 12, 3)
+    members = np.ones((6, 12), dtype=bool)
+    members[:, [0, 5]] = False
+    res = kmeans(
+        d2, members, 3, init="kmeans++", uniform=lambda s, n: rng.uniform(0, np.arange(6), s, n)
+    )
+    assert (res.labels[:, [0, 5]] == -1).all() and members[np.arange(6)[:, None], res.centers].all()
+    for labels in res.labels:
+        assert set(labels[labels >= 0].tolist()) == {0, 1, 2}
+
+
+def test_categorical_draws_proportionally():
+    """Inverse-CDF draws follow the weights and never pick a zero weight."""
+    w = np.array([[0.0, 1.0, 0.0, 3.0, 0.0]])
+    u = rng.uniform(0, [0], 0, 20000)
+    draws = categorical(w, u)[0]
+    counts = np.bincount(draws, minlength=5)
+    assert counts[[0, 2, 4]].sum() == 0
+    assert abs(counts[3] / counts.sum() - 0.75) < 0.01
+
+
+def _cost(dist, w, members):
+    sel = np.zeros(dist.shape[0], dtype=bool)
+    sel[list(members)] = True
+    return coverage_cost(dist[None], w[None], sel[None])[0]
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4))
+def test_kmedoids_is_a_swap_local_optimum_within_factor_5(seed, m):
+    """The swap search ends where no single swap lowers the cost (checked by brute force), at a
+    cost <= the greedy build's and <= 5 x the exact optimum over all subsets (Theorem 6.2).
+    Guards against: a wrong FastPAM delta, stopping early, or swapping in a taken medoid."""
+    _, d2, g = _geometry(seed, 3, 9, 3)
+    dist = np.sqrt(d2)
+    w = g.uniform(0.05, 1.0, size=(3, 9))
+    cand = np.ones((3, 9), dtype=bool)
+    res = kmedoids(dist, w, cand, m)
+    build = greedy_build(dist, w, cand, m)
+    for b in range(3):
+        med = set(res.medoids[b].tolist())
+        assert len(med) == m
+        cost = _cost(dist[b], w[b], med)
+        np.testing.assert_allclose(res.cost[b], cost, rtol=1e-12)
+        assert cost <= _cost(dist[b], w[b], build[b].tolist()) + 1e-12
+        for out, into in itertools.product(med, set(range(9)) - med):
+            assert _cost(dist[b], w[b], (med - {out}) | {into}) >= cost * (1 - 1e-9)
+        best = min(_cost(dist[b], w[b], s) for s in itertools.combinations(range(9), m))
+        assert cost <= 5 * best + 1e-12
+
+
+def test_kmedoids_fixed_medoid_stays_and_counts():
+    """A fixed medoid is never swapped out and covers its neighbours."""
+    _, d2, g = _geometry(3, 5, 10, 2)
+    dist = np.sqrt(d2)
+    w = g.uniform(0.1, 1.0, size=(5, 10))
+    cand = np.ones((5, 10), dtype=bool)
+    cand[:, 0] = False
+    res = kmedoids(dist, w, cand, 2, fixed=np.zeros((5, 1), dtype=np.int64))
+    assert (res.medoids[:, 0] == 0).all() and (res.medoids[:, 1:] != 0).all()
+    for b in range(5):
+        med = set(res.medoids[b].tolist())
+        for out, into in itertools.product(med - {0}, set(range(1, 10)) - med):
+            assert _cost(dist[b], w[b], (med - {out}) | {into}) >= res.cost[b] * (1 - 1e-9)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 6))
+def test_dpp_greedy_map_matches_naive_logdet_greedy(seed, m):
+    """Incremental-Cholesky greedy MAP == the naive greedy that recomputes log det per step.
+    Guards against: a wrong Cholesky update (stale columns, missing normalisation)."""
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(2, 8, 3))
+    q = g.uniform(0.2, 1.0, size=(2, 8))
+    d2 = ((x[:, :, None] - x[:, None]) ** 2).sum(-1)
+    kernel = q[:, :, None] * np.exp(-d2 / 2.0) * q[:, None, :]
+    cand = g.uniform(size=(2, 8)) < 0.8
+    cand[:, :m] = True
+    picked = greedy_map(kernel, cand, m)
+    for b in range(2):
+        chosen = []
+        for _ in range(m):
+            gains = {
+                i: np.linalg.slogdet(kernel[b][np.ix_([*chosen, i], [*chosen, i])])[1]
+                for i in np.flatnonzero(cand[b])
+                if i not in chosen
+            }
+            chosen.append(max(gains, key=gains.get))
+        assert picked[b].tolist() == chosen
+
+
+def test_rng_contract():
+    """Draws lie in (0, 1], are uniform (KS test), reproducible, and a prompt's draws depend on its
+    key only. Guards against: batch-dependent randomness and a biased or zero-including range."""
+    u = rng.uniform(7, np.arange(500), 2, 64)
+    assert u.min() > 0 and u.max() <= 1
+    assert kstest(u.ravel(), "uniform").pvalue > 1e-3
+    np.testing.assert_array_equal(u, rng.uniform(7, np.arange(500), 2, 64))
+    np.testing.assert_array_equal(u[[42, 3]], rng.uniform(7, np.array([42, 3]), 2, 64))
+    assert not np.array_equal(u, rng.uniform(8, np.arange(500), 2, 64))
+    assert not np.array_equal(u, rng.uniform(7, np.arange(500), 3, 64))
+    big = rng.uniform(0, np.array([-1, 2**62]), 0, 4)  # any int64 key
+    assert big.shape == (2, 4) and np.isfinite(big).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_low_precision_embeddings_match_float64_on_separated_pools(dtype):
+    """float16/float32 embeddings (upcast inside) select as float64 does on well-separated pools."""
+    from selection import select
+
+    g = np.random.default_rng(0)
+    e = g.normal(size=(20, 16, 8)) + 4 * g.normal(size=(20, 16, 1)) * (np.arange(8) < 2)
+    r = g.normal(size=(20, 16))
+    for name in ("kcenter", "ampo_optselect", "ampo_coreset"):
+        ref = select(name, r, e, 4).indices
+        got = select(name, r, e.astype(dtype), 4).indices
+        assert (ref == got).all(axis=1).mean() > 0.9
