@@ -1,0 +1,1 @@
+"""Scripts that regenerate every figure: `python -m figures [name ...]` (or `make figures`)."""
