@@ -28,7 +28,7 @@ figures: $(STAMP)
 	$(BIN)/python -m figures
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.selection
+	$(BIN)/python -m benchmarks.selection --full
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,26 @@
+"""`python -m figures` draws every registered figure, atomically, with its provenance."""
+
+import json
+
+import pytest
+
+from figures.__main__ import main
+from figures.registry import FIGURES
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_is_written_with_provenance(name, tmp_path):
+    main([name, "--out", str(tmp_path)])
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs, f"{name} wrote no PNG"
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        meta = json.loads(png.with_suffix(".meta.json").read_text())
+        assert meta["config"] and "numpy" in meta["versions"] and "seed" in meta
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_unknown_figure_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["no_such_figure"])
+    assert "invalid choice" in capsys.readouterr().err
