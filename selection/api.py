@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from .arrays import array_namespace, gather
+from .arrays import array_namespace, device, gather
 from .pool import Pool
 from .registry import get_strategy
 from .validate import SelectionInputError, check_k, check_shapes
@@ -100,9 +100,9 @@ def select(
     for start in tqdm(starts, desc=f"select {strategy}", unit="chunk", disable=not show):
         stop = min(start + chunk_size, n_rows)
         pool = Pool.build(
-            xp.asarray(rewards[start:stop]),
-            None if geometry is None else xp.asarray(geometry[start:stop]),
-            None if mask is None else xp.asarray(mask[start:stop]),
+            xp.asarray(rewards[start:stop, ...]),
+            None if geometry is None else xp.asarray(geometry[start:stop, ...]),
+            None if mask is None else xp.asarray(mask[start:stop, ...]),
             k,
             keys=keys[start:stop],
             seed=seed,
@@ -112,7 +112,7 @@ def select(
         indices.append(idx)
         positive.append(pos)
     if not indices:  # an empty batch
-        empty = xp.zeros((0, k), dtype=xp.int64)
+        empty = xp.zeros((0, k), dtype=xp.int64, device=device(rewards))
         return Selection(empty, empty[:, 0], strategy, k)
     return Selection(xp.concat(indices), xp.concat(positive), strategy, k)
 

@@ -7,7 +7,7 @@ Every selection rule in this package is written with these and the standard name
 from __future__ import annotations
 
 import numpy as np
-from array_api_compat import array_namespace, device, to_device
+from array_api_compat import array_namespace, device, is_torch_array, to_device
 
 __all__ = [
     "array_namespace",
@@ -50,7 +50,10 @@ def masked_argsort(values, mask, descending: bool = False):
 
 
 def to_numpy(x) -> np.ndarray:
-    """Host numpy copy of a numpy array or torch tensor."""
+    """Host numpy copy of any array API array (numpy, torch, or others through DLPack)."""
     if isinstance(x, np.ndarray):
         return x
-    return np.asarray(to_device(x, "cpu"))
+    if is_torch_array(x):
+        return x.detach().cpu().numpy()
+    host = array_namespace(x).__array_namespace_info__().default_device()
+    return np.from_dlpack(to_device(x, host))

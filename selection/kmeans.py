@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .arrays import array_namespace, gather, gather_rows, one_hot
+from .arrays import array_namespace, device, gather, gather_rows, one_hot
 from .farthest import farthest_first
 
 # Random streams of one prompt used by the seeding: stream = restart * STREAMS_PER_RESTART + step.
@@ -82,7 +82,7 @@ def _centroid_sqdist(d2, labels, members, c: int):
     """(B, N, c) squared distance of every point to every cluster centroid; inf for empty clusters."""
     xp = array_namespace(d2)
     z = xp.astype(
-        members[:, :, None] & (labels[:, :, None] == xp.arange(c)[None, None, :]), d2.dtype
+        members[:, :, None] & (labels[:, :, None] == xp.arange(c, device=device(d2))), d2.dtype
     )
     count = xp.sum(z, axis=1)  # (B, c)
     s = d2 @ z  # (B, N, c): sum_{j in C} D2_ij

@@ -18,7 +18,7 @@ torch tensors alike.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 
 def coverage_weights(rewards, mask=None, temperature: float = 1.0):
@@ -31,7 +31,7 @@ def coverage_weights(rewards, mask=None, temperature: float = 1.0):
         raise ValueError(f"temperature must be > 0, got {temperature}")
     xp = array_namespace(rewards)
     if mask is None:
-        mask = xp.ones(rewards.shape, dtype=xp.bool, device=rewards.device)
+        mask = xp.ones(rewards.shape, dtype=xp.bool, device=device(rewards))
     r = xp.where(mask, rewards, xp.zeros_like(rewards))  # (..., N)
     n = xp.sum(xp.astype(mask, r.dtype), axis=-1, keepdims=True)  # (..., 1)
     rbar = xp.sum(r, axis=-1, keepdims=True) / n
