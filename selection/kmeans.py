@@ -93,10 +93,19 @@ def _centroid_sqdist(d2, labels, members, c: int):
     return xp.where((count > 0)[:, None, :], dist, xp.full_like(dist, xp.inf)), count
 
 
+def _counts(labels, members, c: int):
+    """(B, c) number of members in each cluster."""
+    xp = array_namespace(labels)
+    hit = members[:, :, None] & (labels[:, :, None] == xp.arange(c, device=device(labels)))
+    return xp.sum(xp.astype(hit, xp.int64), axis=1)
+
+
 def _fill_empty(d2, labels, members, c: int):
     """Give each empty cluster the member farthest from its own centroid (as scikit-learn does)."""
     xp = array_namespace(d2)
     n = d2.shape[1]
+    if bool(xp.all(_counts(labels, members, c) > 0)):
+        return labels
     for cluster in range(c):
         dist, count = _centroid_sqdist(d2, labels, members, c)
         empty = count[:, cluster] == 0  # (B,)

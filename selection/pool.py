@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from . import rng
-from .arrays import array_namespace, device, gather_rows, masked_argsort, one_hot
+from .arrays import array_namespace, device, masked_argsort, one_hot
 from .geometry import check_geometry, squared_distances, work_dtype
 from .validate import check_values
 
@@ -79,10 +79,6 @@ class Pool:
     def dist(self):
         """(B, N, N) Euclidean distances A_ij = ||e_i - e_j||_2 (PAPER.md section 1)."""
         return self.xp.sqrt(self.sqdist)
-
-    def row(self, matrix, index):
-        """(B, N) row `index` (B,) of a (B, N, N) matrix."""
-        return gather_rows(matrix, index)
 
     def uniform(self, stream: int, n: int):
         """(B, n) float64 uniforms in (0, 1] on the pool's device, keyed per prompt."""

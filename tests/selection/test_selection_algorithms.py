@@ -180,3 +180,18 @@ def test_low_precision_embeddings_match_float64_on_separated_pools(dtype):
         ref = select(name, r, e, 4).indices
         got = select(name, r, e.astype(dtype), 4).indices
         assert (ref == got).all(axis=1).mean() > 0.9
+
+
+def test_lloyd_refills_empty_clusters():
+    """A cluster left empty (here by two coinciding initial centres) receives the member farthest
+    from its centroid, so every cluster ends non-empty. Guards against: NaN centroids (0/0) and
+    selections with fewer than k - 1 negatives."""
+    from selection.kmeans import lloyd
+
+    _, d2, _ = _geometry(4, 5, 12, 3)
+    members = np.ones((5, 12), dtype=bool)
+    centers = np.tile(np.array([0, 0, 7]), (5, 1))  # slot 1 duplicates slot 0: ties go to slot 0
+    labels, inertia, _ = lloyd(d2, members, centers)
+    for row in labels:
+        assert set(row.tolist()) == {0, 1, 2}
+    assert np.isfinite(inertia).all()

@@ -134,3 +134,19 @@ def test_reward_only_strategies_ignore_embeddings():
 def test_empty_batch():
     sel = select("kcenter", np.zeros((0, 5)), np.zeros((0, 5, 2)), 3)
     assert sel.indices.shape == (0, 3)
+
+
+def test_large_finite_embeddings_are_not_flagged():
+    """Row sums that overflow float16 are not mistaken for non-finite embeddings."""
+    r, e = pool(d=64)
+    e = (e * 3000).astype(np.float16)
+    e[0, :, :] = np.float16(60000) * np.sign(e[0])  # sums far beyond float16's max
+    e[0, :, 0] = np.arange(6) * 1000
+    assert select("kcenter", r, e, 3).indices.shape == (4, 3)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_embedding(value):
+    r, e = pool()
+    e[3, 1, 0] = value
+    raises(r"prompt 3: response 1: embedding has non-finite values", "dpp", r, e, 3)
