@@ -186,7 +186,7 @@ def _log_weights(g: Group, cfg: AMPOConfig) -> Tensor | float:
 
 
 def ampo(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg=AMPOConfig()):
-    """AMPO's group-contrastive loss (Gupta et al., ICML 2025; PAPER.md section 4) and SWEPO's.
+    """AMPO's group-contrastive loss (arXiv 2502.18293, ICML 2025; PAPER.md section 4) and SWEPO's.
 
     L = -log( sum_P w_i e^{s_i - gamma} / (sum_P w_i e^{s_i - gamma} + sum_N w_j e^{s_j}) );
     the choices of s, P, w and gamma are in the module docstring and `AMPOConfig`. AMPO's
