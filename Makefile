@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-all figures bench lint clean
+.PHONY: setup test test-all figures bounds bench lint clean
 
 setup: $(STAMP)
 
@@ -27,8 +27,12 @@ test-all: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m figures
 
+bounds: $(STAMP)
+	$(BIN)/python -m theory check
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.selection --full
+	$(BIN)/python -m theory bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import selection_pool  # noqa: F401  (registers its figure)
+from . import (  # noqa: F401  (each registers its figures)
+    selection_pool,
+    theory_bias,
+    theory_expected_reward,
+    theory_ilp_time,
+    theory_local_search,
+)
 from .registry import FIGURES
 
 

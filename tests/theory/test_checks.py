@@ -1,0 +1,154 @@
+"""Tests of theory/checks: every check runs on tiny sizes with a well-formed result, the theorem
+checks PASS, and the checker can FAIL (a deliberately violated inequality is reported)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from theory.__main__ import main
+from theory.checks import (
+    CHECKS,
+    CheckResult,
+    Verdict,
+    get_check,
+    group_objective,
+    lipschitz,
+    local_search,
+    policy,
+)
+from theory.checks.instances import LandscapeSpec
+from theory.checks.registry import violations
+
+SMALL = LandscapeSpec(n_points=12, dim=4, n_islands=3)
+# Tiny configurations (each under a few seconds on 2 cores), derived from the registered defaults.
+TINY = {
+    "lipschitz_coverage": {"instances": 16, "n_points": 12},
+    "policy_expected_reward": {
+        "instances": 4,
+        "k": 4,
+        "landscape": SMALL,
+        "bandwidth_sweep": (1.0,),
+    },
+    "local_search_ratio": {"instances": 4, "k": 4, "landscape": SMALL},
+    "mpo_bias_rate": {"instances": 2000, "group_sizes": (4, 16, 64, 256), "bootstrap": 50},
+    "mpo_partition_reliability": {"instances": 2000, "sizes": (2, 8, 32)},
+    "island_coverage": {"instances": 60},
+}
+THEOREMS = ("lipschitz_coverage", "policy_expected_reward", "local_search_ratio")
+
+
+def tiny(name):
+    check = get_check(name)
+    return dataclasses.replace(check.config(), **TINY[name])
+
+
+def test_every_check_has_a_tiny_configuration():
+    assert set(TINY) == set(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_result_structure(name):
+    """A result names its claim and formalisation, counts instances, is JSON-serialisable.
+
+    Guards: a check that returns a bare bool, or details numpy cannot write as JSON.
+    """
+    res = get_check(name).run(tiny(name), seed=1)
+    assert isinstance(res, CheckResult) and res.name == name
+    assert res.claim and res.formalisation and res.instances > 0
+    assert np.isfinite(res.worst_slack)
+    assert res.verdict is (Verdict.PASS if res.passed else Verdict.FAIL)
+    assert res.passed == (res.worst_slack >= 0 or not res.details.get("violations"))
+    json.dumps(res.to_json(), allow_nan=False)
+
+
+@pytest.mark.parametrize("name", THEOREMS)
+def test_theorem_checks_pass(name):
+    """Theorems (coverage inequality, policy-model bounds, 5-approximation) never fail."""
+    res = get_check(name).run(tiny(name), seed=2)
+    assert res.passed and res.worst_slack >= -1e-9 and not res.details["violations"]
+
+
+def test_violated_inequality_is_reported_as_fail(monkeypatch):
+    """Shrinking the Lipschitz side of check 1 a hundredfold (a false inequality) must be reported FAIL with the
+    seed and instance of the violations, so the checker is able to fail."""
+    original = lipschitz.coverage_sides
+
+    def shrunk(*args):
+        lhs, cost = original(*args)
+        return lhs, 0.01 * cost  # claims sum w |r_i - r_sigma(i)| <= 0.01 L Cost: false
+
+    monkeypatch.setattr(lipschitz, "coverage_sides", shrunk)
+    res = get_check("lipschitz_coverage").run(tiny("lipschitz_coverage"), seed=3)
+    assert not res.passed and res.verdict is Verdict.FAIL and res.worst_slack < 0
+    bad = res.details["violations"][0]
+    assert bad["seed"] >= 3 and bad["instance"] >= 0 and bad["slack"] < 0
+
+
+def test_violations_known_answer():
+    """slack (-1, 0, -1e-12, 2) at scale 1: only the first is beyond the 1e-9 tolerance."""
+    found = violations(np.array([-1.0, 0.0, -1e-12, 2.0]), np.ones(4), seed=5, label="x")
+    assert found == [{"seed": 5, "instance": 0, "slack": -1.0, "label": "x"}]
+
+
+def test_coverage_sides_known_answer():
+    """Points 0, 1, 3 on a line, rewards 0, 2, 3, S = {point 0}, unit weights:
+    sigma = (0, 0, 0); lhs = 0 + 2 + 3 = 5; Cost = 0 + 1 + 3 = 4; so L >= 5/4 is needed and the
+    reward's true constant (slope 2 between points 0 and 1) gives 8 >= 5."""
+    x = np.array([0.0, 1.0, 3.0])
+    dist = np.abs(x[:, None] - x[None, :])[None]
+    lhs, cost = lipschitz.coverage_sides(
+        dist, np.array([[0.0, 2.0, 3.0]]), np.ones((1, 3)), np.array([[True, False, False]])
+    )
+    assert lhs.tolist() == [5.0] and cost.tolist() == [4.0]
+
+
+def test_group_margin_known_answer():
+    """Rewards (0, 1, 2, 5): mean 2, accepted {5}, rejected {0, 1, 2}: T = 5 - 1 = 4.
+    All-equal rewards have no accepted response: T = 0."""
+    t = group_objective.group_margins(np.array([[0.0, 1.0, 2.0, 5.0], [1.0, 1.0, 1.0, 1.0]]))
+    assert t.tolist() == [4.0, 0.0]
+
+
+def test_reliability_bounds_known_answers():
+    """n = 2, noise = 1/sqrt(2): ranking and partition coincide; the ceiling is Phi(1) = 0.8413
+    and the floor 1 - 2 Phibar(0.5 / (0.7071 * 0.7071)) = 1 - 2 Phibar(1) = 0.6827."""
+    noise = 1 / np.sqrt(2)
+    assert group_objective.ranking_ceiling(2, noise) == pytest.approx(0.841344746)
+    assert group_objective.partition_floor(2, noise) == pytest.approx(0.682689492)
+    assert group_objective.partition_floor_uniform(0.5) < group_objective.partition_floor(64, 0.5)
+
+
+def test_loglog_slope_recovers_a_power_law():
+    k = np.array([4.0, 16.0, 64.0])
+    assert group_objective.loglog_slope(k, 3.0 * k**-0.5) == pytest.approx(-0.5)
+
+
+def test_policy_ranking_is_measured_for_every_rule():
+    res = get_check("policy_expected_reward").run(tiny("policy_expected_reward"), seed=4)
+    ranking = res.details["ranking"]
+    assert "exact_ilp" in ranking["rules"] and "best_worst" not in ranking["rules"]
+    assert sum(ranking["fraction_best_expected_reward"].values()) == pytest.approx(1.0)
+
+
+def test_local_search_ratios_are_at_least_one():
+    found = local_search.ratios(tiny("local_search_ratio"), seed=6)
+    for ratio, converged in found.values():
+        assert np.all(ratio >= 1 - 1e-9) and converged.all()
+
+
+def test_cli_writes_reports(tmp_path, capsys):
+    """`python -m theory check NAME --instances N --out DIR` prints PASS/FAIL and writes JSON."""
+    rc = main(["check", "mpo_partition_reliability", "--instances", "500", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "[PASS] mpo_partition_reliability" in out
+    bounds = json.loads((tmp_path / "bounds.json").read_text())
+    assert bounds["checks"] == {"mpo_partition_reliability": "PASS"} and bounds["versions"]
+    one = json.loads((tmp_path / "mpo_partition_reliability.json").read_text())
+    assert one["instances"] == 500 * 9 and one["config"]["instances"] == 500
+
+
+def test_policy_config_validates():
+    with pytest.raises(ValueError):
+        policy.PolicyConfig(bandwidth=0.0)

@@ -1,0 +1,171 @@
+"""Random instances shared by the checks: island landscapes, every strategy's selection, the ILP.
+
+An instance is one candidate pool of N responses (embeddings on islands, `theory.landscapes`) with
+an L-Lipschitz reward of known L. `make_landscapes(spec, m, seed)` draws M of them; instance i of
+(spec, m, seed) is reproducible from those three values. Selections come from the batched
+selection registry (`selection.select`), so the checks exercise exactly the code the pipeline runs.
+Results are cached per (spec, m, seed, k): checks 2 and 3 share their ILP solves.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from selection import coverage_weights, get_strategy, select, strategy_names
+from selection.kmedoids import kmedoids
+from theory.ilp import solve_pmedian
+from theory.landscapes import REWARDS, empirical_lipschitz, pairwise_distances, sample_islands
+
+EXACT = "exact_ilp"  # the name under which the ILP optimum joins the strategies' selections
+
+
+@dataclass(frozen=True)
+class LandscapeSpec:
+    """How pools and rewards are drawn (fields of `sample_islands` and the reward factories)."""
+
+    n_points: int = 32  # N responses per pool
+    dim: int = 16  # d of the embeddings
+    n_islands: int = 5
+    spread: float = 1.0  # RMS distance of a point to its island centre
+    imbalance: float = 0.3  # geometric island sizes, ratio 1 - imbalance
+    island_distance: float = 4.0  # RMS distance between island centres
+    reward: str = "bump"  # a key of theory.landscapes.REWARDS
+    reward_components: int = 8
+    reward_length_scale: float = 2.0
+    kernel: str = "gaussian"  # bump profile (bump rewards only)
+
+    def __post_init__(self):
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {self.reward!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Landscapes:
+    points: np.ndarray  # (M, N, d)
+    rewards: np.ndarray  # (M, N)
+    lipschitz: np.ndarray  # (M,) the reward's proven constant L
+    empirical_lipschitz: np.ndarray  # (M,) max_{i != j} |r_i - r_j| / A_ij on the pool
+    distances: np.ndarray  # (M, N, N)
+    island: np.ndarray  # (M, N) island of each point
+    best: np.ndarray  # (M,) index of the highest reward (the AMPO positive)
+
+    @property
+    def without_best(self) -> np.ndarray:
+        """(M, N) bool: the pool minus the positive."""
+        mask = np.ones(self.rewards.shape, dtype=bool)
+        mask[np.arange(len(self.best)), self.best] = False
+        return mask
+
+
+@functools.lru_cache(maxsize=16)
+def make_landscapes(spec: LandscapeSpec, m: int, seed: int) -> Landscapes:
+    """M pools with rewards, drawn from one generator seeded by `seed` (pool, then reward)."""
+    rng = np.random.default_rng(seed)
+    pool = sample_islands(
+        m,
+        spec.n_points,
+        spec.dim,
+        spec.n_islands,
+        spec.spread,
+        imbalance=spec.imbalance,
+        island_distance=spec.island_distance,
+        seed=rng,
+    )
+    extra = {"kernel": spec.kernel} if spec.reward == "bump" else {}
+    reward = REWARDS[spec.reward](
+        pool.centers,
+        spec.reward_components,
+        length_scale=spec.reward_length_scale,
+        seed=rng,
+        **extra,
+    )
+    r = reward(pool.points)  # (M, N)
+    return Landscapes(
+        points=pool.points,
+        rewards=r,
+        lipschitz=reward.lipschitz,
+        empirical_lipschitz=empirical_lipschitz(pool.points, r),
+        distances=pairwise_distances(pool.points),
+        island=pool.island,
+        best=np.argmax(r, axis=1),
+    )
+
+
+def fixed_k_strategies() -> list[str]:
+    """Registered strategies that accept any group size k (best_worst is k = 2 only)."""
+    return [n for n in strategy_names() if get_strategy(n).group_size is None]
+
+
+def as_mask(indices: np.ndarray, n: int) -> np.ndarray:
+    """(M, k) indices -> (M, N) bool."""
+    mask = np.zeros((indices.shape[0], n), dtype=bool)
+    np.put_along_axis(mask, indices, True, axis=1)
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class Chosen:
+    """One rule's selection on M pools: the positive and the negatives as (M, N) masks."""
+
+    positive: np.ndarray  # (M,) pool index of the positive
+    negatives: np.ndarray  # (M, N) bool
+
+
+def strategy_selection(land: Landscapes, name: str, k: int, seed: int) -> Chosen:
+    """Select with a registered strategy (group size k, or its fixed size) on every pool."""
+    k = get_strategy(name).group_size or k
+    sel = select(name, land.rewards, land.points, k, seed=seed, progress=False)
+    idx = np.asarray(sel.indices)
+    positive = np.asarray(sel.positive_index)
+    mask = as_mask(idx, land.rewards.shape[1])
+    mask[np.arange(len(positive)), positive] = False
+    return Chosen(positive=positive, negatives=mask)
+
+
+def ampo_weights(land: Landscapes) -> np.ndarray:
+    """AMPO-OptSelect weights over the clients = pool minus the positive (0 on the positive)."""
+    return np.asarray(coverage_weights(land.rewards, land.without_best))
+
+
+@functools.lru_cache(maxsize=32)
+def exact_selection(spec: LandscapeSpec, m: int, seed: int, k: int) -> Chosen:
+    """The ILP optimum of AMPO-OptSelect per pool: best + the k - 1 negatives minimising Cost(S)
+    over the pool minus the positive (clients and candidates), solved by `theory.ilp`."""
+    land = make_landscapes(spec, m, seed)
+    w = ampo_weights(land)
+    cand = land.without_best
+    mask = np.zeros(land.rewards.shape, dtype=bool)
+    for i in range(m):
+        sol = solve_pmedian(land.distances[i], w[i], k - 1, candidates=cand[i])
+        mask[i, sol.selected] = True
+    return Chosen(positive=land.best, negatives=mask)
+
+
+def selections(spec: LandscapeSpec, m: int, seed: int, k: int, names, exact: bool) -> dict:
+    """{name: Chosen} for the given registered strategies, plus EXACT when `exact`."""
+    land = make_landscapes(spec, m, seed)
+    out = {name: strategy_selection(land, name, k, seed) for name in names}
+    if exact:
+        out[EXACT] = exact_selection(spec, m, seed, k)
+    return out
+
+
+def local_search(land: Landscapes, k: int, start: str, seed: int, max_swaps: int = 1000):
+    """Single-swap local search for the k - 1 negatives (pool minus positive), as OptSelect runs it.
+
+    start "greedy": PAM's greedy build (the strategy's own start); "random": uniformly random
+    medoids. Returns the KMedoidsResult (medoids (M, k-1), cost (M,), n_swaps (M,)).
+    """
+    from selection.kmedoids import swap_search
+
+    w = ampo_weights(land)
+    cand = land.without_best
+    if start == "greedy":
+        return kmedoids(land.distances, w, cand, k - 1, None, max_swaps)
+    rng = np.random.default_rng(seed)
+    keys = np.where(cand, rng.random(cand.shape), np.inf)
+    init = np.argsort(keys, axis=1)[:, : k - 1]
+    return swap_search(land.distances, w, cand, init, 0, max_swaps)
