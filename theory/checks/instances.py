@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from selection import coverage_weights, get_strategy, select, strategy_names
-from selection.kmedoids import kmedoids
+from selection.kmedoids import kmedoids, swap_search
 from theory.ilp import solve_pmedian
 from theory.landscapes import REWARDS, empirical_lipschitz, pairwise_distances, sample_islands
 
@@ -159,8 +159,6 @@ def local_search(land: Landscapes, k: int, start: str, seed: int, max_swaps: int
     start "greedy": PAM's greedy build (the strategy's own start); "random": uniformly random
     medoids. Returns the KMedoidsResult (medoids (M, k-1), cost (M,), n_swaps (M,)).
     """
-    from selection.kmedoids import swap_search
-
     w = ampo_weights(land)
     cand = land.without_best
     if start == "greedy":

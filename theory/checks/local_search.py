@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from selection import coverage_cost
+from selection import coverage_cost, get_strategy
 
 from .instances import (
     EXACT,
@@ -53,8 +53,6 @@ class LocalSearchConfig:
 
 def ratios(cfg: LocalSearchConfig, seed: int) -> dict:
     """{start: (ratio (M,), converged (M,) bool)} of local-search cost over the ILP optimum."""
-    from selection import get_strategy
-
     land = make_landscapes(cfg.landscape, cfg.instances, seed)
     w = ampo_weights(land)
     chosen = selections(cfg.landscape, cfg.instances, seed, cfg.k, ["ampo_optselect"], exact=True)
