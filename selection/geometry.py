@@ -1,24 +1,31 @@
 """Pairwise geometry of each pool, computed once per batch and shared by every distance rule.
 
 All distance-based strategies need only the (B, N, N) matrix of squared Euclidean distances: the
-d-dimensional work is one batched Gram product of the per-pool centred embeddings,
+d-dimensional work is one batched Gram product G = E E^T per chunk of pools,
 
-    D2_ij = ||c_i||^2 + ||c_j||^2 - 2 <c_i, c_j>,      c_i = e_i - mean_j e_j  (valid j),
+    D2_ij = G_ii + G_jj - 2 G_ij,
 
 after which clustering, medoids, farthest-first and DPP kernels cost O(N^2) per pool, independent
-of d. Centring first keeps the cancellation error relative to the pool's spread, not to its
-distance from the origin, so results are invariant to translating the embeddings.
+of d. The cancellation error of that identity is relative to the pool's mean squared norm (its
+"magnitude"), not to its spread around its own mean; when the magnitude exceeds MAX_OFFSET times
+the spread (embeddings far from the origin relative to their spread, e.g. after a translation),
+the chunk is recomputed from per-pool centred embeddings, so results stay invariant to
+translating the embeddings. Distances come back in the embeddings' working precision (float64
+for float64 input, float32 otherwise).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .arrays import array_namespace, device
 from .validate import SelectionInputError, _first_true
 
-# Squared distances at or below DUPLICATE_RTOL * (mean centred squared norm) count as duplicates,
-# and a spread at or below DUPLICATE_RTOL * (mean squared norm) as zero variance: float32
-# arithmetic leaves relative errors of order sqrt(d) * 1.2e-7.
+# Squared distances at or below DUPLICATE_RTOL * spread count as duplicates, and a spread at or
+# below DUPLICATE_RTOL * magnitude as zero variance: float32 arithmetic leaves relative errors of
+# order sqrt(d) * 1.2e-7 of the magnitude, at most MAX_OFFSET times that of the spread.
 DUPLICATE_RTOL = {4: 1e-4, 8: 1e-10}
+MAX_OFFSET = {4: 10.0, 8: 1e3}
 
 
 def work_dtype(embeddings):
@@ -27,34 +34,58 @@ def work_dtype(embeddings):
     return xp.float64 if embeddings.dtype == xp.float64 else xp.float32
 
 
-def squared_distances(embeddings, mask):
-    """Squared Euclidean distances (B, N, N) in float64, and per pool (B,) the spread (mean centred
-    squared norm) and the magnitude (mean squared norm, spread + squared norm of the mean).
+def batched_gram(e):
+    """(B, N, d) -> (B, N, N) Gram matrices E E^T.
 
-    embeddings: (B, N, d) any float dtype (half precision is upcast to float32 for the product);
+    numpy's stacked matmul runs one small GEMM after another; for numpy input the product goes
+    through torch's batched GEMM on the same memory (torch is a dependency), which uses every
+    core, and comes back as numpy.
+    """
+    xp = array_namespace(e)
+    if isinstance(e, np.ndarray):
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(e))
+        return (t @ t.transpose(1, 2)).numpy()
+    return e @ xp.matrix_transpose(e)
+
+
+def _distances_from_gram(gram, mask):
+    """D2 (B, N, N), spread (B,) and magnitude (B,) from Gram matrices of zero-padded rows."""
+    xp = array_namespace(gram)
+    size = gram.shape[1]
+    eye = xp.eye(size, dtype=gram.dtype, device=device(gram))
+    sq = xp.sum(gram * eye[None, :, :], axis=2)  # (B, N) squared norms
+    m = xp.astype(mask, gram.dtype)
+    n = xp.sum(m, axis=1)  # (B,)
+    magnitude = xp.sum(sq, axis=1) / n  # mean squared norm
+    offset = xp.sum(m[:, :, None] * gram * m[:, None, :], axis=(1, 2)) / (n * n)  # ||mean||^2
+    spread = xp.clip(magnitude - offset, min=0.0)  # mean squared norm around the pool's mean
+    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
+    pair = mask[:, :, None] & mask[:, None, :] & (eye == 0.0)  # (B, N, N)
+    d2 = xp.where(pair, xp.clip(d2, min=0.0), xp.zeros_like(d2))
+    return d2, spread, magnitude
+
+
+def squared_distances(embeddings, mask):
+    """Squared Euclidean distances (B, N, N), and per pool (B,) the spread (mean squared norm around
+    the pool's mean) and the magnitude (mean squared norm).
+
+    embeddings: (B, N, d) any float dtype (half precision is upcast to float32);
     mask: (B, N) bool, padding rows are ignored and get distance 0.
     """
     xp = array_namespace(embeddings)
     work = work_dtype(embeddings)
     e = xp.astype(embeddings, work, copy=False)  # (B, N, d)
-    full = bool(xp.all(mask))
-    if not full:  # padding rows may hold anything, NaN included
+    if not bool(xp.all(mask)):  # padding rows may hold anything, NaN included
         e = xp.where(mask[:, :, None], e, xp.zeros_like(e))
-    n = xp.sum(xp.astype(mask, work), axis=1)  # (B,)
-    mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
-    c = e - mean[:, None, :]  # (B, N, d) centred
-    if not full:
-        c = xp.where(mask[:, :, None], c, xp.zeros_like(c))
-    gram = xp.astype(c @ xp.matrix_transpose(c), xp.float64)  # (B, N, N)
-    size = gram.shape[1]
-    eye = xp.eye(size, dtype=xp.float64, device=device(gram))
-    sq = xp.sum(gram * eye[None, :, :], axis=2)  # (B, N) centred squared norms
-    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
-    off_diag = eye == 0.0
-    pair = mask[:, :, None] & mask[:, None, :] & off_diag  # (B, N, N)
-    d2 = xp.where(pair, xp.clip(d2, min=0.0), xp.zeros_like(d2))
-    spread = xp.sum(sq, axis=1) / xp.astype(n, xp.float64)  # (B,)
-    magnitude = spread + xp.astype(xp.sum(mean * mean, axis=1), xp.float64)
+    d2, spread, magnitude = _distances_from_gram(batched_gram(e), mask)
+    nbytes = 8 if work == xp.float64 else 4
+    if bool(xp.any(magnitude > MAX_OFFSET[nbytes] * spread)):
+        n = xp.sum(xp.astype(mask, work), axis=1)  # (B,)
+        mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
+        c = xp.where(mask[:, :, None], e - mean[:, None, :], xp.zeros_like(e))  # centred
+        d2, spread, _ = _distances_from_gram(batched_gram(c), mask)
     return d2, spread, magnitude
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from .arrays import array_namespace, device, gather_rows, one_hot
 
-# A swap must lower the cost by more than this fraction of it (guards against float cycling).
-SWAP_RTOL = 1e-12
+# A swap must lower the cost by more than SWAP_RTOL machine epsilons of it (guards against
+# cycling on rounding noise).
+SWAP_RTOL = 64
 
 
 @dataclass(frozen=True)
@@ -72,39 +73,69 @@ def _nearest_two(dist, medoids):
     return d1, order[:, :, 0], d2
 
 
-def swap_search(dist, weights, candidates, medoids, n_fixed: int = 0, max_swaps: int = 100):
-    """Best-improvement single-swap local search from `medoids` (B, m); the first n_fixed stay."""
+def _best_swaps(dist, weights, candidates, medoids, n_fixed: int):
+    """Per pool, the best single swap: (slot (B,), candidate (B,), cost change (B,), cost (B,))."""
     xp = array_namespace(dist)
     b, n, _ = dist.shape
     m = medoids.shape[1]
     slots = xp.arange(m, device=device(dist))
-    n_swaps = xp.zeros((b,), dtype=xp.int64, device=device(dist))
-    for _ in range(max_swaps):
-        d1, n1, d2 = _nearest_two(dist, medoids)  # (B, N) each
-        cost = xp.sum(weights * d1, axis=1)  # (B,)
-        close1 = xp.minimum(dist, d1[:, :, None])  # (B, N_client, N_cand): min(A_ih, d1_i)
-        close2 = xp.minimum(dist, d2[:, :, None])
-        add = xp.sum(weights[:, :, None] * (close1 - d1[:, :, None]), axis=1)  # (B, N_cand)
-        loss = weights[:, :, None] * (close2 - close1)  # (B, N_client, N_cand)
-        owner = xp.astype(n1[:, :, None] == slots[None, None, :], dist.dtype)  # (B, N, m)
-        delta = add[:, None, :] + xp.matrix_transpose(owner) @ loss  # (B, m, N_cand)
-        taken = xp.any(
-            medoids[:, :, None] == xp.arange(n, device=device(dist))[None, None, :], axis=1
-        )  # (B, N)
-        allowed = (candidates & ~taken)[:, None, :] & (slots >= n_fixed)[None, :, None]
-        delta = xp.where(allowed, delta, xp.full_like(delta, xp.inf))
-        flat = xp.reshape(delta, (b, m * n))
-        best = xp.argmin(flat, axis=1)  # (B,)
-        gain = xp.take_along_axis(flat, best[:, None], axis=1)[:, 0]
-        improve = gain < -SWAP_RTOL * cost
-        if not bool(xp.any(improve)):
+    d1, n1, d2 = _nearest_two(dist, medoids)  # (B, N) each
+    cost = xp.sum(weights * d1, axis=1)  # (B,)
+    close1 = xp.minimum(dist, d1[:, :, None])  # (B, N_client, N_cand): min(A_ih, d1_i)
+    close2 = xp.minimum(dist, d2[:, :, None])
+    add = xp.sum(weights[:, :, None] * (close1 - d1[:, :, None]), axis=1)  # (B, N_cand)
+    loss = weights[:, :, None] * (close2 - close1)  # (B, N_client, N_cand)
+    owner = xp.astype(n1[:, :, None] == slots[None, None, :], dist.dtype)  # (B, N, m)
+    delta = add[:, None, :] + xp.matrix_transpose(owner) @ loss  # (B, m, N_cand)
+    taken = xp.any(medoids[:, :, None] == xp.arange(n, device=device(dist)), axis=1)  # (B, N)
+    allowed = (candidates & ~taken)[:, None, :] & (slots >= n_fixed)[None, :, None]
+    delta = xp.where(allowed, delta, xp.full_like(delta, xp.inf))
+    flat = xp.reshape(delta, (b, m * n))
+    best = xp.argmin(flat, axis=1)  # (B,)
+    gain = xp.take_along_axis(flat, best[:, None], axis=1)[:, 0]
+    return best // n, best % n, gain, cost
+
+
+def swap_search(dist, weights, candidates, medoids, n_fixed: int = 0, max_swaps: int = 100):
+    """Best-improvement single-swap local search from `medoids` (B, m); the first n_fixed stay.
+
+    Pools leave the working set as soon as no swap improves them, so later iterations only
+    touch the pools still moving; the finished pieces are put back in row order at the end.
+    """
+    xp = array_namespace(dist)
+    full_dist, full_weights = dist, weights
+    m = medoids.shape[1]
+    rtol = SWAP_RTOL * float(xp.finfo(dist.dtype).eps)
+    slots = xp.arange(m, device=device(dist))
+    rows = xp.arange(dist.shape[0], device=device(dist))  # original row of each working pool
+    swaps = xp.zeros(rows.shape, dtype=xp.int64, device=device(dist))
+    done_rows, done_medoids, done_swaps = [], [], []
+    for step in range(max_swaps + 1):
+        slot, into, gain, cost = _best_swaps(dist, weights, candidates, medoids, n_fixed)
+        improve = gain < -rtol * cost  # (B_work,)
+        if step == max_swaps:
+            improve = xp.zeros_like(improve)
+        if not bool(xp.all(improve)):  # retire the pools that are at a local optimum
+            stay = xp.nonzero(improve)[0]
+            still = xp.nonzero(~improve)[0]
+            done_rows.append(xp.take(rows, still, axis=0))
+            done_medoids.append(xp.take(medoids, still, axis=0))
+            done_swaps.append(xp.take(swaps, still, axis=0))
+            dist, weights, candidates = (
+                xp.take(a, stay, axis=0) for a in (dist, weights, candidates)
+            )
+            rows, medoids, swaps = (xp.take(a, stay, axis=0) for a in (rows, medoids, swaps))
+            slot, into = xp.take(slot, stay, axis=0), xp.take(into, stay, axis=0)
+        if rows.shape[0] == 0:
             break
-        slot, into = best // n, best % n
-        replace = improve[:, None] & (slots[None, :] == slot[:, None])  # (B, m)
-        medoids = xp.where(replace, xp.broadcast_to(into[:, None], (b, m)), medoids)
-        n_swaps = n_swaps + xp.astype(improve, xp.int64)
-    d1, _, _ = _nearest_two(dist, medoids)
-    return KMedoidsResult(medoids, xp.sum(weights * d1, axis=1), n_swaps)
+        replace = slots[None, :] == slot[:, None]  # (B_work, m)
+        medoids = xp.where(replace, xp.broadcast_to(into[:, None], medoids.shape), medoids)
+        swaps = swaps + 1
+    order = xp.argsort(xp.concat(done_rows))
+    medoids = xp.take(xp.concat(done_medoids, axis=0), order, axis=0)
+    d1, _, _ = _nearest_two(full_dist, medoids)
+    cost = xp.sum(full_weights * d1, axis=1)
+    return KMedoidsResult(medoids, cost, xp.take(xp.concat(done_swaps), order, axis=0))
 
 
 def kmedoids(dist, weights, candidates, m: int, fixed=None, max_swaps: int = 100):

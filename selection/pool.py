@@ -9,7 +9,7 @@ import numpy as np
 
 from . import rng
 from .arrays import array_namespace, device, masked_argsort, one_hot
-from .geometry import check_geometry, squared_distances, work_dtype
+from .geometry import check_geometry, squared_distances
 from .validate import check_values
 
 
@@ -67,11 +67,12 @@ class Pool:
 
     @cached_property
     def sqdist(self):
-        """(B, N, N) squared Euclidean distances, validated (no zero variance, no duplicates)."""
+        """(B, N, N) squared Euclidean distances in the embeddings' working precision, validated
+        (no zero variance, no duplicates)."""
         if self.embeddings is None:
             raise ValueError("this strategy needs embeddings, got embeddings=None")
         d2, spread, magnitude = squared_distances(self.embeddings, self.mask)
-        nbytes = 8 if work_dtype(self.embeddings) == self.xp.float64 else 4
+        nbytes = 8 if d2.dtype == self.xp.float64 else 4
         check_geometry(d2, spread, magnitude, self.mask, nbytes, self.row_offset)
         return d2
 

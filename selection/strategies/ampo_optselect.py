@@ -44,6 +44,7 @@ def ampo_optselect(pool, k, options):
     clients = candidates if options.remove_positive else pool.mask
     fixed = None if options.remove_positive else pool.best[:, None]
     weights = coverage_weights(pool.rewards, clients, options.temperature)  # (B, N)
+    weights = pool.xp.astype(weights, pool.dist.dtype)
     result = kmedoids(pool.dist, weights, candidates, k - 1, fixed, options.max_swaps)
     negatives = result.medoids if fixed is None else result.medoids[:, 1:]
     return with_positive(pool, pool.best, negatives)

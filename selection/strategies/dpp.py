@@ -51,7 +51,8 @@ def dpp(pool, k, options):
     else:
         h2 = xp.full((d2.shape[0],), options.bandwidth**2, dtype=d2.dtype, device=pool.device)
     similarity = xp.exp(-d2 / (2.0 * h2[:, None, None]))  # (B, N, N)
-    quality = xp.sqrt(coverage_weights(pool.rewards, candidates, options.temperature))  # (B, N)
+    weights = xp.astype(coverage_weights(pool.rewards, candidates, options.temperature), d2.dtype)
+    quality = xp.sqrt(weights)  # (B, N)
     kernel = quality[:, :, None] * similarity * quality[:, None, :]
     negatives = greedy_map(kernel, candidates, k - 1)
     return with_positive(pool, pool.best, negatives)

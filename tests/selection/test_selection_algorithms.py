@@ -195,3 +195,35 @@ def test_lloyd_refills_empty_clusters():
     for row in labels:
         assert set(row.tolist()) == {0, 1, 2}
     assert np.isfinite(inertia).all()
+
+
+def test_swap_limit_zero_returns_the_greedy_build():
+    """max_swaps=0 keeps the build; the pools retired at different steps come back in row order.
+    Guards against: rows shuffled when finished pools leave the working set."""
+    _, d2, g = _geometry(5, 16, 10, 3)
+    dist = np.sqrt(d2)
+    w = g.uniform(0.1, 1.0, size=(16, 10))
+    cand = np.ones((16, 10), dtype=bool)
+    build = greedy_build(dist, w, cand, 3)
+    np.testing.assert_array_equal(kmedoids(dist, w, cand, 3, max_swaps=0).medoids, build)
+    full = kmedoids(dist, w, cand, 3)
+    assert full.n_swaps.min() == 0 < full.n_swaps.max()  # pools finish at different steps
+    for b in range(16):
+        one = kmedoids(dist[b : b + 1], w[b : b + 1], cand[b : b + 1], 3)
+        np.testing.assert_array_equal(one.medoids[0], full.medoids[b])
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0, 1e3])
+def test_float32_distances_are_accurate_near_and_far_from_the_origin(offset):
+    """float32 squared distances stay within 1e-4 of float64 relative to the pool's spread, for
+    unit-norm embeddings and after a large translation (the recentred path).
+    Guards against: cancellation in ||a||^2 + ||b||^2 - 2<a, b> far from the origin."""
+    g = np.random.default_rng(0)
+    e = g.normal(size=(8, 32, 384))
+    e /= np.linalg.norm(e, axis=2, keepdims=True)
+    e = (e + offset).astype(np.float32)  # the reference sees the same rounded inputs
+    mask = np.ones((8, 32), dtype=bool)
+    ref, spread, _ = squared_distances(e.astype(np.float64), mask)
+    got, _, _ = squared_distances(e, mask)
+    assert got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 1e-4 * spread.min()
