@@ -16,9 +16,7 @@ for float64 input, float32 otherwise).
 
 from __future__ import annotations
 
-import numpy as np
-
-from .arrays import array_namespace, device
+from .arrays import array_namespace, device, matmul
 from .validate import SelectionInputError, _first_true
 
 # Squared distances at or below DUPLICATE_RTOL * spread count as duplicates, and a spread at or
@@ -32,22 +30,6 @@ def work_dtype(embeddings):
     """float64 for float64 embeddings, float32 otherwise (half precision is upcast)."""
     xp = array_namespace(embeddings)
     return xp.float64 if embeddings.dtype == xp.float64 else xp.float32
-
-
-def batched_gram(e):
-    """(B, N, d) -> (B, N, N) Gram matrices E E^T.
-
-    numpy's stacked matmul runs one small GEMM after another; for numpy input the product goes
-    through torch's batched GEMM on the same memory (torch is a dependency), which uses every
-    core, and comes back as numpy.
-    """
-    xp = array_namespace(e)
-    if isinstance(e, np.ndarray):
-        import torch
-
-        t = torch.from_numpy(np.ascontiguousarray(e))
-        return (t @ t.transpose(1, 2)).numpy()
-    return e @ xp.matrix_transpose(e)
 
 
 def _distances_from_gram(gram, mask):
@@ -64,12 +46,13 @@ def _distances_from_gram(gram, mask):
     d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
     pair = mask[:, :, None] & mask[:, None, :] & (eye == 0.0)  # (B, N, N)
     d2 = xp.where(pair, xp.clip(d2, min=0.0), xp.zeros_like(d2))
-    return d2, spread, magnitude
+    return d2, spread, magnitude, sq
 
 
 def squared_distances(embeddings, mask):
-    """Squared Euclidean distances (B, N, N), and per pool (B,) the spread (mean squared norm around
-    the pool's mean) and the magnitude (mean squared norm).
+    """Squared Euclidean distances (B, N, N), per pool (B,) the spread (mean squared norm around
+    the pool's mean) and the magnitude (mean squared norm), and the squared norms (B, N) (not
+    finite exactly where an embedding is not, barring float overflow).
 
     embeddings: (B, N, d) any float dtype (half precision is upcast to float32);
     mask: (B, N) bool, padding rows are ignored and get distance 0.
@@ -79,14 +62,14 @@ def squared_distances(embeddings, mask):
     e = xp.astype(embeddings, work, copy=False)  # (B, N, d)
     if not bool(xp.all(mask)):  # padding rows may hold anything, NaN included
         e = xp.where(mask[:, :, None], e, xp.zeros_like(e))
-    d2, spread, magnitude = _distances_from_gram(batched_gram(e), mask)
+    d2, spread, magnitude, sq = _distances_from_gram(matmul(e, xp.matrix_transpose(e)), mask)
     nbytes = 8 if work == xp.float64 else 4
     if bool(xp.any(magnitude > MAX_OFFSET[nbytes] * spread)):
         n = xp.sum(xp.astype(mask, work), axis=1)  # (B,)
         mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
         c = xp.where(mask[:, :, None], e - mean[:, None, :], xp.zeros_like(e))  # centred
-        d2, spread, _ = _distances_from_gram(batched_gram(c), mask)
-    return d2, spread, magnitude
+        d2, spread, _, _ = _distances_from_gram(matmul(c, xp.matrix_transpose(c)), mask)
+    return d2, spread, magnitude, sq
 
 
 def check_geometry(d2, spread, magnitude, mask, work_bytes: int, row_offset: int = 0) -> None:

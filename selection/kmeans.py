@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .arrays import array_namespace, device, gather, gather_rows, one_hot
+from .arrays import array_namespace, device, gather, gather_rows, matmul
 from .farthest import farthest_first
 
 # Random streams of one prompt used by the seeding: stream = restart * STREAMS_PER_RESTART + step.
@@ -85,7 +85,7 @@ def _centroid_sqdist(d2, labels, members, c: int):
         members[:, :, None] & (labels[:, :, None] == xp.arange(c, device=device(d2))), d2.dtype
     )
     count = xp.sum(z, axis=1)  # (B, c)
-    s = d2 @ z  # (B, N, c): sum_{j in C} D2_ij
+    s = matmul(d2, z)  # (B, N, c): sum_{j in C} D2_ij
     within = xp.sum(z * s, axis=1)  # (B, c): sum_{j,l in C} D2_jl
     safe = xp.where(count > 0, count, xp.ones_like(count))
     dist = s / safe[:, None, :] - (within / (2.0 * safe * safe))[:, None, :]
@@ -101,23 +101,22 @@ def _counts(labels, members, c: int):
 
 
 def _fill_empty(d2, labels, members, c: int):
-    """Give each empty cluster the member farthest from its own centroid (as scikit-learn does)."""
+    """Move the members farthest from their centroids into the empty clusters, one each (the
+    relocation scikit-learn's Lloyd iterations apply), all pools at once."""
     xp = array_namespace(d2)
     n = d2.shape[1]
     if bool(xp.all(_counts(labels, members, c) > 0)):
         return labels
-    for cluster in range(c):
-        dist, count = _centroid_sqdist(d2, labels, members, c)
-        empty = count[:, cluster] == 0  # (B,)
-        if not bool(xp.any(empty)):
-            continue
-        own = xp.take_along_axis(dist, xp.clip(labels, min=0)[:, :, None], axis=2)[:, :, 0]
-        big = gather(count, xp.clip(labels, min=0)) > 1  # its cluster keeps a member
-        own = xp.where(members & big, own, xp.full_like(own, -xp.inf))
-        far = xp.argmax(own, axis=1)  # (B,)
-        moved = one_hot(far, n) & empty[:, None]
-        labels = xp.where(moved, xp.full_like(labels, cluster), labels)
-    return labels
+    dist, count = _centroid_sqdist(d2, labels, members, c)
+    own = xp.take_along_axis(dist, xp.clip(labels, min=0)[:, :, None], axis=2)[:, :, 0]  # (B, N)
+    own = xp.where(members, own, xp.full_like(own, -xp.inf))
+    farthest = xp.argsort(own, axis=1, descending=True, stable=True)  # (B, N)
+    empty = count == 0  # (B, c)
+    rank = xp.cumulative_sum(xp.astype(empty, xp.int64), axis=1) - 1  # r-th empty cluster
+    chosen = gather(farthest, xp.clip(rank, min=0))  # (B, c) the point each empty cluster gets
+    moved = (chosen[:, :, None] == xp.arange(n, device=device(d2))) & empty[:, :, None]
+    target = xp.argmax(xp.astype(moved, xp.int64), axis=1)  # (B, N)
+    return xp.where(xp.any(moved, axis=1), target, labels)
 
 
 def lloyd(d2, members, centers, max_iter: int = 300):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arrays import array_namespace, device, gather_rows, one_hot
+from .arrays import array_namespace, device, gather_rows, matmul, one_hot
 
 # A swap must lower the cost by more than SWAP_RTOL machine epsilons of it (guards against
 # cycling on rounding noise).
@@ -86,7 +86,7 @@ def _best_swaps(dist, weights, candidates, medoids, n_fixed: int):
     add = xp.sum(weights[:, :, None] * (close1 - d1[:, :, None]), axis=1)  # (B, N_cand)
     loss = weights[:, :, None] * (close2 - close1)  # (B, N_client, N_cand)
     owner = xp.astype(n1[:, :, None] == slots[None, None, :], dist.dtype)  # (B, N, m)
-    delta = add[:, None, :] + xp.matrix_transpose(owner) @ loss  # (B, m, N_cand)
+    delta = add[:, None, :] + matmul(xp.matrix_transpose(owner), loss)  # (B, m, N_cand)
     taken = xp.any(medoids[:, :, None] == xp.arange(n, device=device(dist)), axis=1)  # (B, N)
     allowed = (candidates & ~taken)[:, None, :] & (slots >= n_fixed)[None, :, None]
     delta = xp.where(allowed, delta, xp.full_like(delta, xp.inf))

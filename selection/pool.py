@@ -10,7 +10,7 @@ import numpy as np
 from . import rng
 from .arrays import array_namespace, device, masked_argsort, one_hot
 from .geometry import check_geometry, squared_distances
-from .validate import check_values
+from .validate import check_finite_embeddings, check_values
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Pool:
         xp = array_namespace(rewards)
         if mask is None:
             mask = xp.ones(rewards.shape, dtype=xp.bool, device=device(rewards))
-        check_values(rewards, embeddings, mask, k, row_offset)
+        check_values(rewards, mask, k, row_offset)
         r = xp.astype(rewards, xp.float64)
         r = xp.where(mask, r, xp.zeros_like(r))
         return cls(r, mask, embeddings, np.asarray(keys, dtype=np.int64), seed, row_offset)
@@ -71,7 +71,9 @@ class Pool:
         (no zero variance, no duplicates)."""
         if self.embeddings is None:
             raise ValueError("this strategy needs embeddings, got embeddings=None")
-        d2, spread, magnitude = squared_distances(self.embeddings, self.mask)
+        with np.errstate(all="ignore"):  # non-finite input is reported just below
+            d2, spread, magnitude, sq = squared_distances(self.embeddings, self.mask)
+        check_finite_embeddings(self.embeddings, sq, self.mask, self.row_offset)
         nbytes = 8 if d2.dtype == self.xp.float64 else 4
         check_geometry(d2, spread, magnitude, self.mask, nbytes, self.row_offset)
         return d2

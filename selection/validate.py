@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 from .arrays import array_namespace, to_numpy
 
 
@@ -69,8 +67,8 @@ def check_shapes(rewards, embeddings, mask) -> None:
             raise SelectionInputError(f"mask must be boolean, got {mask.dtype}", field="mask")
 
 
-def check_values(rewards, embeddings, mask, k: int, row_offset: int = 0) -> None:
-    """Pool sizes >= k and finite rewards/embeddings on the valid (unmasked) responses."""
+def check_values(rewards, mask, k: int, row_offset: int = 0) -> None:
+    """Pool sizes >= k and finite rewards on the valid (unmasked) responses."""
     xp = array_namespace(rewards)
     n_valid = xp.sum(xp.astype(mask, xp.int64), axis=1)  # (B,)
     small = n_valid < k
@@ -87,19 +85,23 @@ def check_values(rewards, embeddings, mask, k: int, row_offset: int = 0) -> None
             prompt=b + row_offset,
             field="rewards",
         )
-    if embeddings is not None:
-        # One reduction flags the suspects (a non-finite entry makes its row sum non-finite);
-        # the exact elementwise test runs only if there are any (a finite overflow is cleared).
-        with warnings.catch_warnings():  # numpy warns on the overflow the exact test clears
-            warnings.simplefilter("ignore", RuntimeWarning)
-            suspect = mask & ~xp.isfinite(xp.sum(embeddings, axis=2))
-        if not bool(xp.any(suspect)):
-            return
-        bad = suspect & ~xp.all(xp.isfinite(embeddings), axis=2)
-        if bool(xp.any(bad)):
-            b, i = _first_true(bad)
-            raise SelectionInputError(
-                f"response {i}: embedding has non-finite values",
-                prompt=b + row_offset,
-                field="embeddings",
-            )
+
+
+def check_finite_embeddings(embeddings, sq, mask, row_offset: int = 0) -> None:
+    """Finite embeddings on the valid responses.
+
+    sq (B, N): the squared norms from the Gram product, non-finite wherever an embedding is; the
+    exact elementwise test runs only on those suspects (it clears a mere float overflow).
+    """
+    xp = array_namespace(embeddings)
+    suspect = mask & ~xp.isfinite(sq)
+    if not bool(xp.any(suspect)):
+        return
+    bad = suspect & ~xp.all(xp.isfinite(embeddings), axis=2)
+    if bool(xp.any(bad)):
+        b, i = _first_true(bad)
+        raise SelectionInputError(
+            f"response {i}: embedding has non-finite values",
+            prompt=b + row_offset,
+            field="embeddings",
+        )
