@@ -7,19 +7,22 @@ import json
 import numpy as np
 import pytest
 
+from selection import strategy_names
 from theory.__main__ import main
 from theory.checks import (
     CHECKS,
     CheckResult,
     Verdict,
+    definitions,
     get_check,
     group_objective,
     lipschitz,
     local_search,
     policy,
+    reference,
 )
-from theory.checks.instances import LandscapeSpec
-from theory.checks.registry import violations
+from theory.checks.instances import LandscapeSpec, as_mask
+from theory.checks.registry import Statement, assess, violations
 
 SMALL = LandscapeSpec(n_points=12, dim=4, n_islands=3)
 # Tiny configurations (each under a few seconds on 2 cores), derived from the registered defaults.
@@ -31,12 +34,25 @@ TINY = {
         "landscape": SMALL,
         "bandwidth_sweep": (1.0,),
     },
-    "local_search_ratio": {"instances": 4, "k": 4, "landscape": SMALL},
+    "local_search_ratio": {
+        "instances": 6,
+        "k": 4,
+        "landscape": SMALL,
+        "small_instances": 4,
+        "min_fraction_optimal": 0.0,
+        "max_p99_ratio": 5.0,
+    },
+    "selection_definitions": {"instances": 12, "landscape": SMALL, "k": 4},
     "mpo_bias_rate": {"instances": 2000, "group_sizes": (4, 16, 64, 256), "bootstrap": 50},
     "mpo_partition_reliability": {"instances": 2000, "sizes": (2, 8, 32)},
     "island_coverage": {"instances": 60},
 }
-THEOREMS = ("lipschitz_coverage", "policy_expected_reward", "local_search_ratio")
+THEOREMS = (
+    "lipschitz_coverage",
+    "policy_expected_reward",
+    "local_search_ratio",
+    "selection_definitions",
+)
 
 
 def tiny(name):
@@ -134,8 +150,95 @@ def test_policy_ranking_is_measured_for_every_rule():
 
 def test_local_search_ratios_are_at_least_one():
     found = local_search.ratios(tiny("local_search_ratio"), seed=6)
-    for ratio, converged in found.values():
-        assert np.all(ratio >= 1 - 1e-9) and converged.all()
+    assert set(found) == {"greedy", "random"}
+    for ratio in found.values():
+        assert np.all(ratio >= 1 - 1e-9)
+
+
+def test_check_3_fails_when_the_heuristic_is_not_a_local_optimum(monkeypatch):
+    """Medoids that are not swap-optimal (the greedy build without its swap phase would be) must
+    FAIL check 3 through the re-evaluation of every swap, whatever the search's own counters say:
+    here the 'local optima' are replaced by the k - 1 highest-reward candidates."""
+
+    def worst_sets(p, k, seed, max_swaps):
+        keyed = np.where(p.candidates, -p.rewards, np.inf)
+        top = np.argsort(keyed, axis=1)[:, : k - 1]
+        return {"greedy": as_mask(top, p.w.shape[1])}
+
+    monkeypatch.setattr(local_search, "local_optima", worst_sets)
+    res = get_check("local_search_ratio").run(tiny("local_search_ratio"), seed=7)
+    failed = {v["statement"] for v in res.details["violations"]}
+    assert not res.passed and "greedy: local optimum (every swap re-evaluated)" in failed
+    assert res.worst_slack < 0
+
+
+def test_check_3_quality_criteria_fail_on_a_suboptimal_heuristic(monkeypatch):
+    """The calibrated criteria (fraction optimal, p99 ratio) catch a heuristic that is a local
+    optimum of the wrong objective, while the 5-approximation alone would not: the weighted
+    k-medoids search run on squared instead of Euclidean distances."""
+    original = local_search.local_optima
+
+    def squared(p, k, seed, max_swaps):
+        from selection.kmedoids import kmedoids
+
+        w = p.w / p.w.max(axis=1, keepdims=True)
+        found = kmedoids(p.dist**2, w, p.candidates, k - 1, None, max_swaps)
+        return {"greedy": as_mask(np.asarray(found.medoids), p.w.shape[1])}
+
+    cfg = dataclasses.replace(
+        get_check("local_search_ratio").config(), instances=60, small_instances=0
+    )
+    assert get_check("local_search_ratio").run(cfg, seed=0).passed  # the real heuristic passes
+    monkeypatch.setattr(local_search, "local_optima", squared)
+    res = get_check("local_search_ratio").run(cfg, seed=0)
+    failed = {v["statement"] for v in res.details["violations"]}
+    assert not res.passed and "greedy: fraction optimal >= 0.8" in failed
+    monkeypatch.setattr(local_search, "local_optima", original)
+
+
+def test_assess_takes_the_worst_slack_over_every_statement():
+    """Statement a holds with slack 0.5, statement b fails with -2 on its second instance: the
+    worst slack is -2 (not a's 0.5), each statement keeps its own, and the violation names b."""
+    worst, by_statement, bad = assess(
+        [Statement("a", np.array([0.5, 1.0])), Statement("b", np.array([3.0, -2.0]))], seed=9
+    )
+    assert worst == -2.0 and by_statement == {"a": 0.5, "b": -2.0}
+    assert bad == [{"seed": 9, "instance": 1, "slack": -2.0, "statement": "b"}]
+
+
+def test_reference_quantities_known_answers():
+    """Points 0, 1, 3 on a line, rewards 0, 2, 3 (mean 5/3): w = exp(5/3 - r) =
+    (5.294, 0.7165, 0.2636). S = {0}: Cost = 0.7165 * 1 + 0.2636 * 3 = 1.5073. Best swap: S = {1}
+    gives 5.294 * 1 + 0.2636 * 2 = 5.8212, S = {2}: 5.294 * 3 + 0.7165 * 2 = 17.31. The optimum of
+    one medoid is {0}."""
+    x = np.array([[[0.0], [1.0], [3.0]]])
+    dist = reference.distances(x)
+    assert dist[0].tolist() == [[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]]
+    w = reference.weights(np.array([[0.0, 2.0, 3.0]]), np.ones((1, 3), dtype=bool))
+    np.testing.assert_allclose(w[0], np.exp(5 / 3 - np.array([0.0, 2.0, 3.0])))
+    s = np.array([[True, False, False]])
+    c = reference.cost(dist, w, s)
+    np.testing.assert_allclose(c, w[0, 1] + 3 * w[0, 2])
+    np.testing.assert_allclose(
+        reference.best_swap_cost(dist, w, s, np.ones((1, 3), dtype=bool)), w[0, 0] + 2 * w[0, 2]
+    )
+    chosen, best = reference.optimum_by_enumeration(dist[0], w[0], np.ones(3, dtype=bool), 1)
+    assert chosen.tolist() == [True, False, False] and best == pytest.approx(c[0])
+
+
+def test_every_strategy_has_a_definition_and_a_wrong_one_fails(monkeypatch):
+    """Check 6 covers every registered strategy, and a definition that disagrees with the
+    implementation (Bottom-k defined as the k - 1 highest rewards) is reported FAIL."""
+    assert set(definitions.DEFINITIONS) == set(strategy_names())
+    res = get_check("selection_definitions").run(tiny("selection_definitions"), seed=3)
+    assert res.passed and all(
+        v == 0 for v in res.details["fraction_differing_from_definition"].values()
+    )
+    wrong = definitions.Definition(lambda pools, k, seed: definitions.ref_top_k(pools, k, seed))
+    monkeypatch.setitem(definitions.DEFINITIONS, "ampo_bottomk", wrong)
+    res = get_check("selection_definitions").run(tiny("selection_definitions"), seed=3)
+    assert not res.passed
+    assert res.details["worst_slack_by_statement"]["ampo_bottomk: equals its definition"] < 0
 
 
 def test_cli_writes_reports(tmp_path, capsys):

@@ -6,7 +6,15 @@ model), local_search (Theorem 6.2), group_objective (SWEPO/MPO bias rate and 2-b
 islands (island coverage per strategy).
 """
 
-from . import group_objective, islands, lipschitz, local_search, policy  # noqa: F401  (register)
+from . import (  # noqa: F401  (register)
+    definitions,
+    group_objective,
+    islands,
+    lipschitz,
+    local_search,
+    policy,
+    reference,
+)
 from .registry import CHECKS, Check, CheckResult, Verdict, get_check
 
 __all__ = ["CHECKS", "Check", "CheckResult", "Verdict", "get_check"]

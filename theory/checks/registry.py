@@ -5,9 +5,12 @@ formalisation it tests and a frozen config dataclass whose defaults size a run o
 2 cores. The CLI (`python -m theory check`), the tests and `paper/INDEX.checks.md` derive their
 lists of checks from `CHECKS`.
 
-Slack convention: every check reduces its claim to inequalities `lhs <= rhs` and reports the slack
-`rhs - lhs` (relative to the scale of rhs where stated); a negative slack beyond the numerical
-tolerance is a violation. `worst_slack` is the minimum over all instances tried.
+Slack convention: every check reduces its claim to statements `lhs <= rhs` and reports the slack
+`rhs - lhs`, made dimensionless (relative to the statement's scale) so that statements compare; an
+equality with a reference is the statement |value - reference| / |reference| <= 0, slack minus that
+discrepancy. A negative slack beyond the numerical tolerance RTOL is a violation. `worst_slack` is
+the minimum over ALL statements and instances of a check (`assess` computes it, with the worst slack
+of each statement), so a check failing any of its statements never shows a healthy slack.
 """
 
 from __future__ import annotations
@@ -107,6 +110,29 @@ def result(check_name: str, instances: int, worst_slack: float, passed: bool, **
         passed=bool(passed),
         details=details,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    """One statement of a check: its dimensionless slack per instance (M,) or for the run (1,)."""
+
+    name: str
+    slack: np.ndarray
+    scale: np.ndarray | float = 1.0  # violations need slack < -RTOL * max(1, |scale|)
+
+
+def assess(statements: list[Statement], seed: int) -> tuple[float, dict[str, float], list[dict]]:
+    """(worst slack over every statement, worst slack per statement, violations with their seed,
+    instance and statement)."""
+    worst, by_statement, bad = np.inf, {}, []
+    for st in statements:
+        slack = np.asarray(st.slack, np.float64).reshape(-1)
+        low = float(slack.min()) if slack.size else np.inf
+        by_statement[st.name] = min(by_statement.get(st.name, np.inf), low)
+        worst = min(worst, low)
+        scale = np.broadcast_to(np.asarray(st.scale, np.float64), slack.shape)
+        bad += violations(slack, scale, seed, statement=st.name)
+    return float(worst), by_statement, bad
 
 
 def violations(slack, scale, seed: int, limit: int = 10, **labels) -> list[dict]:

@@ -1,0 +1,272 @@
+"""Check 6: every registered selection rule selects what its definition says (PAPER.md section 2).
+
+The theorems are about the rules as defined, so the checks need the implementation to be the rule.
+Each registered strategy is re-derived here from its definition by a short, naive implementation
+(loops, explicit differences, `numpy.linalg.slogdet`) that shares no code with `selection/`, and
+compared with `selection.select` on random island pools:
+
+- `top_k`, `bottom_k`, `best_worst`, `ampo_bottomk`: sorting the rewards;
+- `random`: k - 1 distinct responses other than the best, and a draw that depends on the seed;
+- `ampo_coreset` (with `init="maximin"`, the deterministic seeding): farthest-first seeds among the
+  pool minus the best from its lowest-reward response, Lloyd's iterations in embedding space, the
+  lowest-reward member of each cluster; the default k-means++ seeding is checked for validity;
+- `ampo_optselect`: no single swap of a negative lowers the reference Cost_w (check 3 measures how
+  close to the optimum it is);
+- `kcenter`: farthest-first traversal from the best;
+- `dpp`: greedy MAP of log det L_S, L_ij = q_i q_j exp(-A_ij^2 / (2 h^2)), q_i^2 = exp(rbar - r_i).
+Statement per rule: the fraction of pools where the selected set differs from the reference is 0
+(slack = -fraction). Every registered strategy must have an entry in DEFINITIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from selection import get_strategy, select, strategy_names
+
+from . import reference as ref
+from .instances import LandscapeSpec, as_mask, make_landscapes
+from .registry import Statement, assess, register, result
+
+NAME = "selection_definitions"
+
+
+@dataclass(frozen=True)
+class DefinitionsConfig:
+    instances: int = 200  # pools
+    k: int = 8
+    landscape: LandscapeSpec = field(default_factory=LandscapeSpec)
+
+    def __post_init__(self):
+        if self.instances < 1 or self.k < 3:
+            raise ValueError("need instances >= 1 and k >= 3")
+
+
+@dataclass(frozen=True, eq=False)
+class Pools:
+    points: np.ndarray  # (M, N, d)
+    rewards: np.ndarray  # (M, N)
+    dist: np.ndarray  # (M, N, N) reference distances
+
+    @property
+    def best(self) -> np.ndarray:
+        return np.argmax(self.rewards, axis=1)
+
+
+def _sets(indices: np.ndarray, n: int) -> np.ndarray:
+    return as_mask(np.asarray(indices), n)
+
+
+def _rank(pools: Pools, m: int, lowest: bool, skip_best: bool) -> np.ndarray:
+    """(M, N) bool: the m lowest (or highest) rewards, the best left out when skip_best."""
+    out = np.zeros(pools.rewards.shape, dtype=bool)
+    for i, r in enumerate(pools.rewards):
+        order = [
+            j for j in np.argsort(r if lowest else -r) if not (skip_best and j == pools.best[i])
+        ]
+        out[i, order[:m]] = True
+    return out
+
+
+def _with_best(pools: Pools, negatives: np.ndarray) -> np.ndarray:
+    out = negatives.copy()
+    out[np.arange(len(out)), pools.best] = True
+    return out
+
+
+def _farthest_first(dist: np.ndarray, allowed: np.ndarray, first: int, m: int) -> list[int]:
+    picked = [first]
+    while len(picked) < m:
+        gap = [
+            min(dist[j, p] for p in picked) if allowed[j] and j not in picked else -1
+            for j in range(len(allowed))
+        ]
+        picked.append(int(np.argmax(gap)))
+    return picked
+
+
+def ref_top_k(pools, k, _seed):
+    return _rank(pools, k, lowest=False, skip_best=False)
+
+
+def ref_bottom_k(pools, k, _seed):
+    return _rank(pools, k, lowest=True, skip_best=False)
+
+
+def ref_best_worst(pools, _k, _seed):
+    return _with_best(pools, _rank(pools, 1, lowest=True, skip_best=True))
+
+
+def ref_ampo_bottomk(pools, k, _seed):
+    return _with_best(pools, _rank(pools, k - 1, lowest=True, skip_best=True))
+
+
+def ref_kcenter(pools, k, _seed):
+    out = np.zeros(pools.rewards.shape, dtype=bool)
+    for i in range(len(out)):
+        out[
+            i, _farthest_first(pools.dist[i], np.ones(out.shape[1], bool), int(pools.best[i]), k)
+        ] = True
+    return out
+
+
+def ref_coreset_maximin(pools, k, _seed):
+    """Farthest-first seeds from the lowest reward, Lloyd in embedding space, lowest per cluster."""
+    out = np.zeros(pools.rewards.shape, dtype=bool)
+    for i, (x, r) in enumerate(zip(pools.points, pools.rewards, strict=True)):
+        members = np.arange(len(r)) != pools.best[i]
+        start = int(np.argmin(np.where(members, r, np.inf)))
+        seeds = _farthest_first(pools.dist[i], members, start, k - 1)
+        centroids = x[seeds]  # (c, d)
+        labels = None
+        for _ in range(300):
+            d2 = np.sum((x[:, None, :] - centroids[None, :, :]) ** 2, axis=-1)  # (N, c)
+            new = np.argmin(d2, axis=1)
+            if labels is not None and np.array_equal(new[members], labels[members]):
+                break
+            labels = new
+            if len(set(labels[members].tolist())) < k - 1:
+                break  # an emptied cluster: left to the implementation's relocation rule
+            centroids = np.stack([x[members & (labels == c)].mean(axis=0) for c in range(k - 1)])
+        for c in range(k - 1):
+            cluster = np.flatnonzero(members & (labels == c))
+            if cluster.size:
+                out[i, cluster[np.argmin(r[cluster])]] = True
+    return _with_best(pools, out)
+
+
+def ref_dpp(pools, k, _seed):
+    """Greedy MAP by log-determinants, quality exp(rbar - r) over the candidates (tau = 1)."""
+    out = np.zeros(pools.rewards.shape, dtype=bool)
+    for i, r in enumerate(pools.rewards):
+        cand = np.arange(len(r)) != pools.best[i]
+        d2 = pools.dist[i] ** 2
+        h2 = d2[np.ix_(cand, cand)].sum() / (cand.sum() * (cand.sum() - 1))
+        q2 = np.where(cand, np.exp(r[cand].mean() - r), 0.0)
+        kernel = np.sqrt(q2)[:, None] * np.exp(-d2 / (2 * h2)) * np.sqrt(q2)[None, :]
+        chosen: list[int] = []
+        for _ in range(k - 1):
+            score = [
+                np.linalg.slogdet(kernel[np.ix_([*chosen, j], [*chosen, j])])[1]
+                if cand[j] and j not in chosen
+                else -np.inf
+                for j in range(len(r))
+            ]
+            chosen.append(int(np.argmax(score)))
+        out[i, chosen] = True
+    return _with_best(pools, out)
+
+
+def ref_optselect_local(pools, selected):
+    """(M,) relative slack of single-swap local optimality under the reference cost."""
+    cand = np.ones(selected.shape, dtype=bool)
+    cand[np.arange(len(cand)), pools.best] = False
+    neg = selected & cand
+    w = ref.weights(pools.rewards, cand)
+    c = ref.cost(pools.dist, w, neg)
+    return (ref.best_swap_cost(pools.dist, w, neg, cand) - c) / np.maximum(c, 1e-300)
+
+
+@dataclass(frozen=True)
+class Definition:
+    reference: Callable | None  # (pools, k, seed) -> (M, N) bool the expected set
+    options: dict = field(default_factory=dict)
+
+
+DEFINITIONS: dict[str, Definition] = {
+    "top_k": Definition(ref_top_k),
+    "bottom_k": Definition(ref_bottom_k),
+    "best_worst": Definition(ref_best_worst),
+    "ampo_bottomk": Definition(ref_ampo_bottomk),
+    "kcenter": Definition(ref_kcenter),
+    "ampo_coreset": Definition(ref_coreset_maximin, {"init": "maximin"}),
+    "dpp": Definition(ref_dpp),
+    "ampo_optselect": Definition(None),  # local optimality, below
+    "random": Definition(None),  # validity and seed dependence, below
+}
+
+
+def _valid(pools: Pools, selected: np.ndarray, k: int, keeps_best: bool = True) -> np.ndarray:
+    """(M,) 0 where the set has k members (the best among them when keeps_best), else -1."""
+    size_ok = selected.sum(axis=1) == k
+    best_ok = selected[np.arange(len(selected)), pools.best] | (not keeps_best)
+    return np.where(size_ok & best_ok, 0.0, -1.0)
+
+
+@register(
+    NAME,
+    "6",
+    claim="The selection rules of PAPER.md section 2 (Bottom-k, Coreset, OptSelect) and the baselines "
+    "select what their definitions say.",
+    formalisation="On random island pools, each registered strategy's selected set equals a naive "
+    "reference implementation of its definition (sorting; farthest-first + Lloyd + lowest reward per "
+    "cluster for Coreset with maximin seeding; farthest-first for k-center; log-det greedy for the "
+    "DPP) on every pool; OptSelect's negatives are a single-swap local optimum of the reference "
+    "Cost_w; random selections are valid and change with the seed.",
+    config=DefinitionsConfig,
+)
+def check_selection_definitions(cfg: DefinitionsConfig, seed: int):
+    """Check 6 (see the module docstring). Slack = -(fraction of pools differing)."""
+    land = make_landscapes(cfg.landscape, cfg.instances, seed)
+    pools = Pools(land.points, land.rewards, ref.distances(land.points))
+    n = land.rewards.shape[1]
+    statements, mismatch = [], {}
+    missing = sorted(set(strategy_names()) - set(DEFINITIONS))
+    statements.append(Statement("every strategy has a definition", np.array([0.0 - len(missing)])))
+    for name in sorted(set(strategy_names()) & set(DEFINITIONS)):
+        definition = DEFINITIONS[name]
+        k = 2 if name == "best_worst" else cfg.k
+        sel = select(
+            name, land.rewards, land.points, k, seed=seed, progress=False, **definition.options
+        )
+        chosen = _sets(sel.indices, n)
+        statements.append(
+            Statement(
+                f"{name}: valid group", _valid(pools, chosen, k, get_strategy(name).keeps_best)
+            )
+        )
+        if definition.reference is not None:
+            expected = definition.reference(pools, k, seed)
+            differ = np.any(chosen != expected, axis=1)
+            mismatch[name] = float(differ.mean())
+            statements.append(
+                Statement(f"{name}: equals its definition", np.array([0.0 - differ.mean()]))
+            )
+    slack = ref_optselect_local(
+        pools,
+        _sets(
+            select(
+                "ampo_optselect", land.rewards, land.points, cfg.k, seed=seed, progress=False
+            ).indices,
+            n,
+        ),
+    )
+    statements.append(Statement("ampo_optselect: single-swap local optimum", slack))
+    other = select("random", land.rewards, None, cfg.k, seed=seed + 1, progress=False).indices
+    first = select("random", land.rewards, None, cfg.k, seed=seed, progress=False).indices
+    moved = float(np.mean(np.any(_sets(first, n) != _sets(other, n), axis=1)))
+    statements.append(Statement("random: the draw depends on the seed", np.array([moved - 0.5])))
+    coreset_default = select(
+        "ampo_coreset", land.rewards, land.points, cfg.k, seed=seed, progress=False
+    )
+    statements.append(
+        Statement(
+            "ampo_coreset (k-means++): valid group",
+            _valid(pools, _sets(coreset_default.indices, n), cfg.k),
+        )
+    )
+    worst, by_statement, bad = assess(statements, seed)
+    return result(
+        NAME,
+        cfg.instances,
+        worst,
+        not bad,
+        worst_slack_by_statement=by_statement,
+        fraction_differing_from_definition=mismatch,
+        missing_definitions=missing,
+        random_fraction_changed_by_seed=moved,
+        violations=bad,
+    )
