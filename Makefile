@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-all figures bounds bench lint clean
+.PHONY: setup test test-all figures bounds mutants bench lint clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ figures: $(STAMP)
 
 bounds: $(STAMP)
 	$(BIN)/python -m theory check
+
+mutants: $(STAMP)
+	$(BIN)/python -m theory mutants
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.selection --full
