@@ -229,7 +229,9 @@ def test_reference_quantities_known_answers():
 def test_every_strategy_has_a_definition_and_a_wrong_one_fails(monkeypatch):
     """Check 6 covers every registered strategy, and a definition that disagrees with the
     implementation (Bottom-k defined as the k - 1 highest rewards) is reported FAIL."""
-    assert set(definitions.DEFINITIONS) == set(strategy_names())
+    assert {definitions.strategy_of(key) for key in definitions.DEFINITIONS} == set(
+        strategy_names()
+    )
     res = get_check("selection_definitions").run(tiny("selection_definitions"), seed=3)
     assert res.passed and all(
         v == 0 for v in res.details["fraction_differing_from_definition"].values()

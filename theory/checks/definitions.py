@@ -7,9 +7,10 @@ compared with `selection.select` on random island pools:
 
 - `top_k`, `bottom_k`, `best_worst`, `ampo_bottomk`: sorting the rewards;
 - `random`: k - 1 distinct responses other than the best, and a draw that depends on the seed;
-- `ampo_coreset` (with `init="maximin"`, the deterministic seeding): farthest-first seeds among the
-  pool minus the best from its lowest-reward response, Lloyd's iterations in embedding space, the
-  lowest-reward member of each cluster; the default k-means++ seeding is checked for validity;
+- `ampo_coreset`: greedy k-means++ seeds among the pool minus the best, drawn from the prompt's own
+  random stream (`selection.rng`, the one piece shared: the source of randomness, not the logic),
+  Lloyd's iterations in embedding space, the lowest-reward member of each cluster; and the same
+  with `init="maximin"` (farthest-first seeds from the lowest-reward response);
 - `ampo_optselect`: no single swap of a negative lowers the reference Cost_w (check 3 measures how
   close to the optimum it is);
 - `kcenter`: farthest-first traversal from the best;
@@ -20,12 +21,13 @@ Statement per rule: the fraction of pools where the selected set differs from th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from selection import get_strategy, select, strategy_names
+from selection import get_strategy, rng, select, strategy_names
 
 from . import reference as ref
 from .instances import LandscapeSpec, as_mask, make_landscapes
@@ -113,29 +115,80 @@ def ref_kcenter(pools, k, _seed):
     return out
 
 
-def ref_coreset_maximin(pools, k, _seed):
-    """Farthest-first seeds from the lowest reward, Lloyd in embedding space, lowest per cluster."""
+def _lloyd_lowest(x: np.ndarray, r: np.ndarray, members: np.ndarray, seeds: list[int]) -> list[int]:
+    """Lloyd's iterations in embedding space from the seed points; the lowest-reward member of each
+    final cluster. x (N, d), r (N,), members (N,) bool."""
+    c = len(seeds)
+    centroids = x[seeds]  # (c, d)
+    labels = None
+    for _ in range(300):
+        d2 = np.sum((x[:, None, :] - centroids[None, :, :]) ** 2, axis=-1)  # (N, c)
+        new = np.argmin(d2, axis=1)
+        if labels is not None and np.array_equal(new[members], labels[members]):
+            break
+        labels = new
+        if len(set(labels[members].tolist())) < c:
+            break  # an emptied cluster: left to the implementation's relocation rule
+        centroids = np.stack([x[members & (labels == j)].mean(axis=0) for j in range(c)])
+    out = []
+    for j in range(c):
+        cluster = np.flatnonzero(members & (labels == j))
+        if cluster.size:
+            out.append(int(cluster[np.argmin(r[cluster])]))
+    return out
+
+
+def _kmeanspp_seeds(d2: np.ndarray, members: np.ndarray, c: int, uniform) -> list[int]:
+    """Greedy k-means++ (Arthur & Vassilvitskii 2007; 2 + floor(ln c) trials per centre, as
+    scikit-learn): the first seed drawn uniformly over the members, each next one the candidate of
+    lowest potential among draws proportional to the squared distance to the nearest seed.
+    uniform(stream, n) -> (n,) draws in (0, 1]; inverse-CDF draws: the first index whose cumulative
+    weight reaches u * total."""
+
+    def draw(weights, u):
+        cdf = np.cumsum(weights)
+        return [min(int(np.searchsorted(cdf, v * cdf[-1], side="left")), len(cdf) - 1) for v in u]
+
+    w = members.astype(float)
+    seeds = draw(w, uniform(0, 1))
+    closest = d2[seeds[0]] * w
+    for step in range(1, c):
+        trials = draw(closest, uniform(step, 2 + int(math.log(c))))
+        potentials = [np.sum(np.minimum(closest, d2[t] * w)) for t in trials]
+        seeds.append(trials[int(np.argmin(potentials))])
+        closest = np.minimum(closest, d2[seeds[-1]] * w)
+    return seeds
+
+
+def _coreset(pools, k, seed_points) -> np.ndarray:
     out = np.zeros(pools.rewards.shape, dtype=bool)
     for i, (x, r) in enumerate(zip(pools.points, pools.rewards, strict=True)):
         members = np.arange(len(r)) != pools.best[i]
-        start = int(np.argmin(np.where(members, r, np.inf)))
-        seeds = _farthest_first(pools.dist[i], members, start, k - 1)
-        centroids = x[seeds]  # (c, d)
-        labels = None
-        for _ in range(300):
-            d2 = np.sum((x[:, None, :] - centroids[None, :, :]) ** 2, axis=-1)  # (N, c)
-            new = np.argmin(d2, axis=1)
-            if labels is not None and np.array_equal(new[members], labels[members]):
-                break
-            labels = new
-            if len(set(labels[members].tolist())) < k - 1:
-                break  # an emptied cluster: left to the implementation's relocation rule
-            centroids = np.stack([x[members & (labels == c)].mean(axis=0) for c in range(k - 1)])
-        for c in range(k - 1):
-            cluster = np.flatnonzero(members & (labels == c))
-            if cluster.size:
-                out[i, cluster[np.argmin(r[cluster])]] = True
+        out[i, _lloyd_lowest(x, r, members, seed_points(i, members))] = True
     return _with_best(pools, out)
+
+
+def ref_coreset_maximin(pools, k, _seed):
+    """Farthest-first seeds from the lowest reward, Lloyd in embedding space, lowest per cluster."""
+
+    def seeds(i, members):
+        start = int(np.argmin(np.where(members, pools.rewards[i], np.inf)))
+        return _farthest_first(pools.dist[i], members, start, k - 1)
+
+    return _coreset(pools, k, seeds)
+
+
+def ref_coreset_kmeanspp(pools, k, seed):
+    """The default: greedy k-means++ seeds from the prompt's own random stream (row i has key i),
+    Lloyd in embedding space, lowest reward per cluster."""
+
+    def seeds(i, members):
+        def uniform(stream, n):
+            return rng.uniform(seed, np.array([i]), stream, n)[0]
+
+        return _kmeanspp_seeds(pools.dist[i] ** 2, members, k - 1, uniform)
+
+    return _coreset(pools, k, seeds)
 
 
 def ref_dpp(pools, k, _seed):
@@ -182,11 +235,17 @@ DEFINITIONS: dict[str, Definition] = {
     "best_worst": Definition(ref_best_worst),
     "ampo_bottomk": Definition(ref_ampo_bottomk),
     "kcenter": Definition(ref_kcenter),
-    "ampo_coreset": Definition(ref_coreset_maximin, {"init": "maximin"}),
+    "ampo_coreset": Definition(ref_coreset_kmeanspp),
+    "ampo_coreset (maximin)": Definition(ref_coreset_maximin, {"init": "maximin"}),
     "dpp": Definition(ref_dpp),
     "ampo_optselect": Definition(None),  # local optimality, below
     "random": Definition(None),  # validity and seed dependence, below
 }
+
+
+def strategy_of(key: str) -> str:
+    """The registered strategy of a DEFINITIONS key ("name" or "name (variant)")."""
+    return key.split(" (")[0]
 
 
 def _valid(pools: Pools, selected: np.ndarray, k: int, keeps_best: bool = True) -> np.ndarray:
@@ -202,8 +261,8 @@ def _valid(pools: Pools, selected: np.ndarray, k: int, keeps_best: bool = True) 
     claim="The selection rules of PAPER.md section 2 (Bottom-k, Coreset, OptSelect) and the baselines "
     "select what their definitions say.",
     formalisation="On random island pools, each registered strategy's selected set equals a naive "
-    "reference implementation of its definition (sorting; farthest-first + Lloyd + lowest reward per "
-    "cluster for Coreset with maximin seeding; farthest-first for k-center; log-det greedy for the "
+    "reference implementation of its definition (sorting; greedy k-means++ or farthest-first seeds + "
+    "Lloyd + lowest reward per cluster for Coreset; farthest-first for k-center; log-det greedy for the "
     "DPP) on every pool; OptSelect's negatives are a single-swap local optimum of the reference "
     "Cost_w; random selections are valid and change with the seed.",
     config=DefinitionsConfig,
@@ -213,19 +272,19 @@ def check_selection_definitions(cfg: DefinitionsConfig, seed: int):
     land = make_landscapes(cfg.landscape, cfg.instances, seed)
     pools = Pools(land.points, land.rewards, ref.distances(land.points))
     n = land.rewards.shape[1]
-    statements, mismatch = [], {}
-    missing = sorted(set(strategy_names()) - set(DEFINITIONS))
+    statements, mismatch, picked = [], {}, {}
+    missing = sorted(set(strategy_names()) - {strategy_of(key) for key in DEFINITIONS})
     statements.append(Statement("every strategy has a definition", np.array([0.0 - len(missing)])))
-    for name in sorted(set(strategy_names()) & set(DEFINITIONS)):
-        definition = DEFINITIONS[name]
-        k = 2 if name == "best_worst" else cfg.k
+    for name, definition in DEFINITIONS.items():
+        strategy = strategy_of(name)
+        k = get_strategy(strategy).group_size or cfg.k
         sel = select(
-            name, land.rewards, land.points, k, seed=seed, progress=False, **definition.options
+            strategy, land.rewards, land.points, k, seed=seed, progress=False, **definition.options
         )
-        chosen = _sets(sel.indices, n)
+        chosen = picked[name] = _sets(sel.indices, n)
         statements.append(
             Statement(
-                f"{name}: valid group", _valid(pools, chosen, k, get_strategy(name).keeps_best)
+                f"{name}: valid group", _valid(pools, chosen, k, get_strategy(strategy).keeps_best)
             )
         )
         if definition.reference is not None:
@@ -235,29 +294,15 @@ def check_selection_definitions(cfg: DefinitionsConfig, seed: int):
             statements.append(
                 Statement(f"{name}: equals its definition", np.array([0.0 - differ.mean()]))
             )
-    slack = ref_optselect_local(
-        pools,
-        _sets(
-            select(
-                "ampo_optselect", land.rewards, land.points, cfg.k, seed=seed, progress=False
-            ).indices,
-            n,
-        ),
-    )
-    statements.append(Statement("ampo_optselect: single-swap local optimum", slack))
-    other = select("random", land.rewards, None, cfg.k, seed=seed + 1, progress=False).indices
-    first = select("random", land.rewards, None, cfg.k, seed=seed, progress=False).indices
-    moved = float(np.mean(np.any(_sets(first, n) != _sets(other, n), axis=1)))
-    statements.append(Statement("random: the draw depends on the seed", np.array([moved - 0.5])))
-    coreset_default = select(
-        "ampo_coreset", land.rewards, land.points, cfg.k, seed=seed, progress=False
-    )
     statements.append(
         Statement(
-            "ampo_coreset (k-means++): valid group",
-            _valid(pools, _sets(coreset_default.indices, n), cfg.k),
+            "ampo_optselect: single-swap local optimum",
+            ref_optselect_local(pools, picked["ampo_optselect"]),
         )
     )
+    other = select("random", land.rewards, None, cfg.k, seed=seed + 1, progress=False).indices
+    moved = float(np.mean(np.any(picked["random"] != _sets(other, n), axis=1)))
+    statements.append(Statement("random: the draw depends on the seed", np.array([moved - 0.5])))
     worst, by_statement, bad = assess(statements, seed)
     return result(
         NAME,

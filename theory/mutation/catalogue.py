@@ -94,6 +94,22 @@ MUTANTS: tuple[Mutant, ...] = (
         "k-means assigns each point to its farthest initial centre",
     ),
     Mutant(
+        "kmeanspp_worst_trial",
+        "selection/kmeans.py",
+        "pick = xp.argmin(potential, axis=1)  # (B,)",
+        "pick = xp.argmax(potential, axis=1)  # (B,)",
+        "selection",
+        "greedy k-means++ keeps the trial of highest potential",
+    ),
+    Mutant(
+        "centroid_distance_formula",
+        "selection/kmeans.py",
+        "dist = s / safe[:, None, :] - (within / (2.0 * safe * safe))[:, None, :]",
+        "dist = s / safe[:, None, :] - (within / (safe * safe))[:, None, :]",
+        "selection",
+        "the point-to-centroid distance from D2 without the 1/2 of the pair sum",
+    ),
+    Mutant(
         "coreset_highest_reward",
         "selection/strategies/ampo_coreset.py",
         "keyed = xp.where(member_of, rewards, xp.full_like(rewards, xp.inf))",
