@@ -5,10 +5,12 @@ import json
 import pytest
 
 from figures.__main__ import main
-from figures.registry import FIGURES
+from figures.registry import FIGURES, SLOW
+
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(FIGURES)]
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
+@pytest.mark.parametrize("name", NAMES)
 def test_figure_is_written_with_provenance(name, tmp_path):
     """Each registered figure writes a non-trivial PNG with a meta JSON (config, seed, versions)
     and leaves no temporary file. Guards against: a figure that breaks silently or is unreproducible."""
