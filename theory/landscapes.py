@@ -7,8 +7,12 @@ known by construction, so that the theory can be checked exactly on many instanc
 - `sample_islands`: pools of N points in R^d drawn from a mixture of "islands" (clusters), the
   picture behind the paper's t-SNE figure (section 6), with controllable number of islands, spread,
   imbalance and dimension. The generative model is this package's reconstruction [U].
+- `sample_mistake_pool` with `make_mistake_reward`: pools where sampling repeats its favourite
+  mistake, a dense cluster of near-duplicate worst answers, separate below-average islands and one
+  good island (the landscape where redundant negatives matter) [U].
 - `BumpReward` and `PiecewiseLinearReward`: reward functions with a proven Lipschitz constant
-  `lipschitz` (M,), built by seeded factories collected in `REWARDS`.
+  `lipschitz` (M,), built by seeded factories collected in `REWARDS` (`make_mistake_reward` is
+  not among them: it needs the role of each island).
 - `empirical_lipschitz`: max over pairs |r_i - r_j| / ||e_i - e_j||, the estimate the paper's
   limitation paragraph asks for; it is a lower bound of every valid L.
 - `KERNELS`: decreasing profiles K(t) with K(0) = 1 and a known Lipschitz constant, shared by the
@@ -246,7 +250,7 @@ def sample_mistake_pool(
     n_instances: int,
     n_points: int,
     dim: int,
-    n_bad: int = 4,
+    n_bad: int = 6,
     *,
     mistake_fraction: float = 0.3,
     good_fraction: float = 0.3,

@@ -106,23 +106,23 @@ def test_duplicates_add_suppression_only_in_the_additive_model():
 
 
 def test_gain_lower_bound_known_answer():
-    """Points 0, 0.5, 10 with rewards (-1, -1, 2), p0 uniform: rbar = 0, u = (1/3, 1/3, 0),
-    v = (0, 0, 2/3). S = {0}, balls of h = 1: c = 1, d = (0, 0.5, 10); benefit = 1/3 (1 - 0) +
-    1/3 (1 - 0.5) = 1/2; the good point lies beyond the ball: collateral 0. So the bound is 1/2,
-    below G = sum_i (u_i - v_i) s_i = 1/3 + 1/3 = 2/3. Under nearest/gaussian (c = e^{-1/2}) the
-    collateral is (2/3) e^{-50} and the benefit 1/3 + 1/3 (1 - 0.5 e^{-1/2}).
+    """Points 0, 0.5, 10, 20 with rewards (-1, -1, 2, -1), p0 uniform: rbar = -1/4,
+    u = (3/16, 3/16, 0, 3/16), v = (0, 0, 9/16, 0). S = {0}, balls of h = 1: c = 1,
+    d = (0, 0.5, 10, 20); benefit = 3/16 (1 + 1/2 + 0 + 0) = 9/32 (the far points clip at 0, not
+    at 1 - 10 or 1 - 20); the good point lies beyond the ball: collateral 0. The bound 9/32 is
+    below G = sum_i (u_i - v_i) s_i = 3/16 + 3/16 = 3/8. Under nearest/gaussian (c = e^{-1/2})
+    the benefit is 3/16 (2 - 0.5 e^{-1/2}) and the collateral 9/16 e^{-50}.
 
     Guards: a bound that forgets the clipping, the envelope or the below/above split.
     """
-    a, r = line(0.0, 0.5, 10.0), np.array([[-1.0, -1.0, 2.0]])
-    sel, p0 = np.array([[True, False, False]]), np.full((1, 3), 1 / 3)
+    a, r = line(0.0, 0.5, 10.0, 20.0), np.array([[-1.0, -1.0, 2.0, -1.0]])
+    sel, p0 = np.array([[True, False, False, False]]), np.full((1, 4), 1 / 4)
     bound = gain_lower_bound(r, a, sel, p0, "gaussian", 1.0, "coverage_ball")
-    np.testing.assert_allclose(bound, [0.5], rtol=1e-12)
-    np.testing.assert_allclose(
-        first_order_gain(r, a, sel, p0, "gaussian", 1.0, "coverage_ball"), [2 / 3]
-    )
+    np.testing.assert_allclose(bound, [9 / 32], rtol=1e-12)
+    gain = first_order_gain(r, a, sel, p0, "gaussian", 1.0, "coverage_ball")
+    np.testing.assert_allclose(gain, [3 / 8], rtol=1e-12)
     near = gain_lower_bound(r, a, sel, p0, "gaussian", 1.0, "nearest")
-    expect = 1 / 3 + (1 - 0.5 * math.exp(-0.5)) / 3 - 2 / 3 * math.exp(-50.0)
+    expect = 3 / 16 * (2 - 0.5 * math.exp(-0.5)) - 9 / 16 * math.exp(-50.0)
     np.testing.assert_allclose(near, [expect], rtol=1e-12)
 
 

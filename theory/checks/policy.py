@@ -294,6 +294,7 @@ def findings(cfg: PolicyConfig, values: dict) -> dict:
                     "mean_first_order_gain": float(v.first_order.mean()),
                     "mean_T2_rhs": float(v.t2.mean()),
                     "fraction_T2_rhs_positive": float(np.mean(v.t2 > 0)),
+                    "mean_T2_rho_rhs": float(v.t2_rho.mean()),
                     "fraction_T2_rho_rhs_positive": float(np.mean(v.t2_rho > 0)),
                 }
                 for n, v in per_rule.items()
