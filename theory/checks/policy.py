@@ -34,7 +34,7 @@ bound's right-hand side is positive, and the mean gains at every bandwidth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -151,8 +151,8 @@ class Pools:
     distances: np.ndarray  # (M, N, N) the package's
     ref_distances: np.ndarray  # (M, N, N) recomputed from the points
     weights: np.ndarray  # (M, N) reference AMPO weights over C, 0 on the positive
-    negatives: dict = field(default_factory=dict)  # rule -> (M, N) bool
-    ref_cost: dict = field(default_factory=dict)  # rule -> (M,) reference Cost_w
+    negatives: dict  # rule -> (M, N) bool
+    ref_cost: dict  # rule -> (M,) reference Cost_w
 
 
 def _subset_of(selected, clients, size: int) -> np.ndarray:
@@ -170,22 +170,20 @@ def build_pools(cfg: PolicyConfig, family: str, seed: int, ledger: Ledger) -> Po
     ledger.agree("distances", land.distances, a_ref, family=family)
     clients = np.ones(r.shape, dtype=bool)
     clients[np.arange(len(r)), np.argmax(r, axis=1)] = False  # C = pool minus the positive
-    w = ref.ampo_weights(r, clients)
-    ledger.agree("weights", ampo_weights(land), w, family=family)
-    pools = Pools(family, r, land.distances, a_ref, w)
-    for rule, pick in chosen.items():
-        s = pick.negatives
-        pools.negatives[rule] = s
-        pools.ref_cost[rule] = ref.cost(w, ref.nearest(a_ref, s))
-        package_cost = coverage_cost(land.distances, ampo_weights(land), s)
-        ledger.agree("coverage_cost", package_cost, pools.ref_cost[rule], family=family, rule=rule)
-    in_c = {rule: _subset_of(s, clients, cfg.k - 1) for rule, s in pools.negatives.items()}
+    w, w_package = ref.ampo_weights(r, clients), ampo_weights(land)
+    ledger.agree("weights", w_package, w, family=family)
+    negatives = {rule: pick.negatives for rule, pick in chosen.items()}
+    cost = {rule: ref.cost(w, ref.nearest(a_ref, s)) for rule, s in negatives.items()}
+    for rule, s in negatives.items():
+        package_cost = coverage_cost(land.distances, w_package, s)
+        ledger.agree("coverage_cost", package_cost, cost[rule], family=family, rule=rule)
+    in_c = {rule: _subset_of(s, clients, cfg.k - 1) for rule, s in negatives.items()}
     ledger.add("T3:ilp_in_candidates", np.where(in_c[EXACT], 0.0, -1.0), 1.0, family=family)
-    for rule in pools.negatives:
-        if rule != EXACT:  # the ILP minimises over the (k-1)-subsets of C only
-            slack = np.where(in_c[rule], pools.ref_cost[rule] - pools.ref_cost[EXACT], np.inf)
-            ledger.add("T3:ilp_cost", slack, pools.ref_cost[rule], family=family, rule=rule)
-    return pools
+    for rule in negatives:
+        if rule != EXACT and in_c[rule].any():  # the ILP minimises over the (k-1)-subsets of C
+            slack = np.where(in_c[rule], cost[rule] - cost[EXACT], np.inf)
+            ledger.add("T3:ilp_cost", slack, cost[rule], family=family, rule=rule)
+    return Pools(family, r, land.distances, a_ref, w, negatives, cost)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,7 +196,7 @@ class RuleValues:
     t2_rho: np.ndarray  # right-hand side of T2_rho
 
 
-def evaluate_rule(cfg, pools: Pools, model: str, h: float, rule: str, ledger: Ledger):
+def evaluate_rule(cfg: PolicyConfig, pools: Pools, model: str, h: float, rule: str, ledger: Ledger):
     """Every statement of one (rule, model, bandwidth) on a family's pools: -> RuleValues."""
     r, a, w, sel = pools.rewards, pools.distances, pools.weights, pools.negatives[rule]
     kern, labels = cfg.kernel, {"family": pools.family, "model": model, "h": h, "rule": rule}

@@ -59,11 +59,11 @@ def _ball(dist, selected, k, h):  # 1 if some selected j has A_ij <= h
     return np.any((dist <= h) & selected[:, None, :], axis=2).astype(np.float64)
 
 
-# model -> (s_i(S) from its definition, whether its coverage constant and envelope use K)
+# model -> (s_i(S) from its definition, whether it uses the kernel K, whether negatives add up)
 MODELS = {
-    "additive": (_additive, True),
-    "nearest": (_nearest, True),
-    "coverage_ball": (_ball, False),
+    "additive": (_additive, True, True),
+    "nearest": (_nearest, True, False),
+    "coverage_ball": (_ball, False, False),
 }
 
 
@@ -78,11 +78,11 @@ def coverage_constant(model: str, kernel: str, h: float) -> float:
 
 
 def envelope(model: str, d, n_selected, kernel: str, h: float) -> np.ndarray:
-    """An upper bound of s_i from d_i alone: |S| K(d/h), K(d/h), 1[d <= h]: -> (M,N)."""
-    if not MODELS[model][1]:
-        return (d <= h).astype(np.float64)
-    k = KERNELS[kernel][0](d / h)
-    return n_selected[:, None] * k if model == "additive" else k
+    """An upper bound of s_i from d_i alone: the suppression by one negative at distance d_i,
+    times |S| when negatives add up: |S| K(d/h), K(d/h), 1[d <= h]: -> (M,N)."""
+    _, uses_kernel, adds_up = MODELS[model]
+    one = KERNELS[kernel][0](d / h) if uses_kernel else (d <= h).astype(np.float64)
+    return n_selected[:, None] * one if adds_up else one
 
 
 def update(p0: np.ndarray, s: np.ndarray, eta: float) -> np.ndarray:
