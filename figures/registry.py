@@ -9,15 +9,18 @@ from pathlib import Path
 from selection.provenance import atomic_write_bytes, provenance, write_json
 
 FIGURES: dict[str, Callable[[Path], list[Path]]] = {}
+SLOW: set[str] = set()  # figures taking more than a few seconds: their CLI test is marked slow
 
 
-def register(name: str) -> Callable:
+def register(name: str, slow: bool = False) -> Callable:
     """Decorator adding a figure function `fn(out_dir) -> [paths written]` under `name`."""
 
     def add(fn: Callable) -> Callable:
         if name in FIGURES:
             raise ValueError(f"figure {name!r} is registered twice")
         FIGURES[name] = fn
+        if slow:
+            SLOW.add(name)
         return fn
 
     return add

@@ -15,7 +15,7 @@ CONFIG = {"instances": 100}
 SEED = 0
 
 
-@register("theory_local_search_ratio")
+@register("theory_local_search_ratio", slow=True)
 def draw(out_dir: Path) -> list[Path]:
     import matplotlib
 

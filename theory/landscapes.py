@@ -7,8 +7,12 @@ known by construction, so that the theory can be checked exactly on many instanc
 - `sample_islands`: pools of N points in R^d drawn from a mixture of "islands" (clusters), the
   picture behind the paper's t-SNE figure (section 6), with controllable number of islands, spread,
   imbalance and dimension. The generative model is this package's reconstruction [U].
+- `sample_mistake_pool` with `make_mistake_reward`: pools where sampling repeats its favourite
+  mistake, a dense cluster of near-duplicate worst answers, separate below-average islands and one
+  good island (the landscape where redundant negatives matter) [U].
 - `BumpReward` and `PiecewiseLinearReward`: reward functions with a proven Lipschitz constant
-  `lipschitz` (M,), built by seeded factories collected in `REWARDS`.
+  `lipschitz` (M,), built by seeded factories collected in `REWARDS` (`make_mistake_reward` is
+  not among them: it needs the role of each island).
 - `empirical_lipschitz`: max over pairs |r_i - r_j| / ||e_i - e_j||, the estimate the paper's
   limitation paragraph asks for; it is a lower bound of every valid L.
 - `KERNELS`: decreasing profiles K(t) with K(0) = 1 and a known Lipschitz constant, shared by the
@@ -187,24 +191,92 @@ def sample_islands(
     Random draws, in this order: centres (M,I,d), one permutation of the labels per instance,
     noise (M,N,d).
     """
-    for name, value in (("n_instances", n_instances), ("n_points", n_points), ("dim", dim)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    _check_sizes(n_instances, n_points, dim)
     if not spread >= 0 or not island_distance >= 0:
         raise ValueError(
             f"spread and island_distance must be >= 0, got {spread}, {island_distance}"
         )
     sizes = island_sizes(n_points, n_islands, imbalance)  # validates n_islands and imbalance
-    rng = np.random.default_rng(seed)
+    spreads = np.full(n_islands, float(spread))
+    return _draw_islands(n_instances, sizes, dim, spreads, island_distance, seed)
 
+
+def _check_sizes(n_instances: int, n_points: int, dim: int) -> None:
+    for name, value in (("n_instances", n_instances), ("n_points", n_points), ("dim", dim)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def _draw_islands(n_instances, sizes, dim, spreads, island_distance, seed) -> IslandPool:
+    """Centres ~ N(0, D^2/(2d) I), labels `sizes` (I,) shuffled per instance, points = centre +
+    N(0, spreads[a]^2 / d I). Draws, in order: centres (M,I,d), the permutations, noise (M,N,d)."""
+    rng = np.random.default_rng(seed)
+    n_islands, n_points = len(sizes), int(np.sum(sizes))
     centers = rng.standard_normal((n_instances, n_islands, dim)) * (
         island_distance / math.sqrt(2 * dim)
     )  # (M, I, d)
     labels = np.repeat(np.arange(n_islands), sizes)  # (N,)
     island = rng.permuted(np.tile(labels, (n_instances, 1)), axis=1)  # (M, N)
-    noise = rng.standard_normal((n_instances, n_points, dim)) * (spread / math.sqrt(dim))
+    scale = np.asarray(spreads, np.float64)[island] / math.sqrt(dim)  # (M, N)
+    noise = rng.standard_normal((n_instances, n_points, dim)) * scale[:, :, None]
     points = np.take_along_axis(centers, island[:, :, None], axis=1) + noise  # (M, N, d)
     return IslandPool(points=points, island=island, centers=centers)
+
+
+def mistake_sizes(n_points: int, n_bad: int, mistake_fraction: float, good_fraction: float):
+    """Sizes (n_bad + 2,) of [mistake cluster, bad islands 1..n_bad, good island].
+
+    The mistake cluster holds round(N mistake_fraction) points, the good island
+    round(N good_fraction), the bad islands share the rest evenly (the first ones get the
+    remainder). Every part must be non-empty.
+    """
+    if n_bad < 1 or not (0 < mistake_fraction < 1 and 0 < good_fraction < 1):
+        raise ValueError(
+            f"need n_bad >= 1 and fractions in (0, 1), got {n_bad}, {mistake_fraction}, "
+            f"{good_fraction}"
+        )
+    n_mistake, n_good = round(n_points * mistake_fraction), round(n_points * good_fraction)
+    rest = n_points - n_mistake - n_good
+    if min(n_mistake, n_good) < 1 or rest < n_bad:
+        raise ValueError(
+            f"n_points={n_points} cannot hold a mistake cluster, a good island and {n_bad} bad "
+            f"islands with fractions {mistake_fraction}, {good_fraction}"
+        )
+    bad = np.full(n_bad, rest // n_bad) + (np.arange(n_bad) < rest % n_bad)
+    return np.concatenate([[n_mistake], bad, [n_good]]).astype(np.int64)
+
+
+def sample_mistake_pool(
+    n_instances: int,
+    n_points: int,
+    dim: int,
+    n_bad: int = 6,
+    *,
+    mistake_fraction: float = 0.3,
+    good_fraction: float = 0.3,
+    mistake_spread: float = 0.15,
+    spread: float = 0.5,
+    island_distance: float = 5.0,
+    seed: int | np.random.Generator = 0,
+) -> IslandPool:
+    """Pools where sampling repeats its favourite mistake [U]: island 0 is a dense cluster of
+    near-duplicate answers (RMS radius `mistake_spread`), islands 1..n_bad are separate islands
+    and island n_bad + 1 (the last) is one more island; sizes `mistake_sizes`.
+
+    The roles come from the reward (`make_mistake_reward`: the worst answers in the cluster,
+    below-average ones on the middle islands, the good ones on the last island). Centres and
+    noise are drawn as in `sample_islands` (`island_distance`, `spread` are RMS distances).
+    """
+    _check_sizes(n_instances, n_points, dim)
+    if not (mistake_spread >= 0 and spread >= 0 and island_distance >= 0):
+        raise ValueError(
+            "mistake_spread, spread and island_distance must be >= 0, got "
+            f"{mistake_spread}, {spread}, {island_distance}"
+        )
+    sizes = mistake_sizes(n_points, n_bad, mistake_fraction, good_fraction)
+    spreads = np.full(n_bad + 2, float(spread))
+    spreads[0] = mistake_spread
+    return _draw_islands(n_instances, sizes, dim, spreads, island_distance, seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,3 +413,35 @@ REWARDS: dict[str, Callable[..., BumpReward | PiecewiseLinearReward]] = {
     "bump": make_bump_reward,
     "piecewise_linear": make_piecewise_linear_reward,
 }
+
+
+def make_mistake_reward(
+    centers: np.ndarray,
+    *,
+    mistake_depth: float = 2.0,
+    bad_depth: float = 1.0,
+    good_height: float = 2.0,
+    width: float = 1.5,
+    jitter: float = 0.2,
+    kernel: str = "gaussian",
+    seed: int | np.random.Generator = 0,
+) -> BumpReward:
+    """The `BumpReward` of a `sample_mistake_pool` landscape, from its centres (M, I, d).
+
+    A valley of depth mistake_depth at the mistake cluster (centre 0), valleys of depth bad_depth
+    at the middle islands, a hill of height good_height at the last island; every height is
+    scaled by U(1 - jitter, 1 + jitter), every width is `width`. With mistake_depth (1 - jitter) >
+    bad_depth (1 + jitter) the cluster's valley is the deepest. L = L_K sum_k |h_k| / width.
+    Draws: the height factors (M, I).
+    """
+    centers = np.asarray(centers, np.float64)
+    if centers.ndim != 3 or centers.shape[1] < 3:
+        raise ValueError(f"centers must be (M, I, d) with I >= 3, got shape {centers.shape}")
+    if not (width > 0 and 0 <= jitter < 1):
+        raise ValueError(f"need width > 0 and jitter in [0, 1), got {width}, {jitter}")
+    m, n_islands, _ = centers.shape
+    base = np.full(n_islands, -float(bad_depth))
+    base[0], base[-1] = -mistake_depth, good_height
+    factor = np.random.default_rng(seed).uniform(1 - jitter, 1 + jitter, size=(m, n_islands))
+    widths = np.full((m, n_islands), float(width))
+    return BumpReward(centers=centers, heights=base * factor, widths=widths, kernel=kernel)

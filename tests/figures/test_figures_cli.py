@@ -5,18 +5,12 @@ import json
 import pytest
 
 from figures.__main__ import main
-from figures.registry import FIGURES
+from figures.registry import FIGURES, SLOW
+
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(FIGURES)]
 
 
-# Figures that redo Monte-Carlo or ILP work at their published sizes (> 4 s on 2 cores): the full
-# drawing runs in `make test-all`; their computations have fast tests beside the checks they draw.
-SLOW = {"theory_expected_reward", "theory_local_search_ratio"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(FIGURES)],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_figure_is_written_with_provenance(name, tmp_path):
     """Each registered figure writes a non-trivial PNG with a meta JSON (config, seed, versions)
     and leaves no temporary file. Guards against: a figure that breaks silently or is unreproducible."""
@@ -28,11 +22,6 @@ def test_figure_is_written_with_provenance(name, tmp_path):
         meta = json.loads(png.with_suffix(".meta.json").read_text())
         assert meta["config"] and "numpy" in meta["versions"] and "seed" in meta
     assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
-
-
-def test_slow_figures_are_registered():
-    """A renamed figure must not silently leave the slow list (and so the suite)."""
-    assert SLOW <= set(FIGURES)
 
 
 def test_unknown_figure_is_refused(capsys):

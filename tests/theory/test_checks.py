@@ -28,12 +28,7 @@ SMALL = LandscapeSpec(n_points=12, dim=4, n_islands=3)
 # Tiny configurations (each under a few seconds on 2 cores), derived from the registered defaults.
 TINY = {
     "lipschitz_coverage": {"instances": 16, "n_points": 12},
-    "policy_expected_reward": {
-        "instances": 4,
-        "k": 4,
-        "landscape": SMALL,
-        "bandwidth_sweep": (1.0,),
-    },
+    "policy_expected_reward": {"instances": 3, "k": 4, "bandwidth_sweep": ()},
     "local_search_ratio": {
         "instances": 6,
         "k": 4,
@@ -141,11 +136,16 @@ def test_loglog_slope_recovers_a_power_law():
     assert group_objective.loglog_slope(k, 3.0 * k**-0.5) == pytest.approx(-0.5)
 
 
-def test_policy_ranking_is_measured_for_every_rule():
+def test_policy_findings_cover_every_rule_model_and_family():
+    """Check 2 measures every fixed-k rule and the ILP under every model on every family, with
+    one generated sentence per (family, model). Guards: a rule, model or family silently dropped."""
     res = get_check("policy_expected_reward").run(tiny("policy_expected_reward"), seed=4)
-    ranking = res.details["ranking"]
-    assert "exact_ilp" in ranking["rules"] and "best_worst" not in ranking["rules"]
-    assert sum(ranking["fraction_best_expected_reward"].values()) == pytest.approx(1.0)
+    table, rules = res.details["table"], {*policy.fixed_k_strategies(), "exact_ilp"}
+    assert set(table) == set(policy.FAMILIES) and "best_worst" not in rules
+    for per_model in table.values():
+        assert set(per_model) == set(policy.POLICY_MODELS)
+        assert all(set(cells) == rules for cells in per_model.values())
+    assert len(res.details["summary"]) == len(policy.FAMILIES) * len(policy.POLICY_MODELS)
 
 
 def test_local_search_ratios_are_at_least_one():

@@ -1,4 +1,4 @@
-"""Tests of theory/landscapes.py (pools, Lipschitz rewards) and theory/policy_model.py."""
+"""Tests of theory/landscapes.py (pools, Lipschitz rewards) and the landscape families."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
-from selection.objective import coverage_weights
+from theory.checks.instances import (
+    FAMILIES,
+    LandscapeSpec,
+    MistakeSpec,
+    get_family,
+    make_landscapes,
+)
 from theory.landscapes import (
     KERNELS,
     REWARDS,
@@ -16,15 +22,12 @@ from theory.landscapes import (
     get_kernel,
     island_proportions,
     island_sizes,
+    make_bump_reward,
+    make_mistake_reward,
+    mistake_sizes,
     pairwise_distances,
     sample_islands,
-)
-from theory.policy_model import (
-    expected_reward_after_update,
-    first_order_gain,
-    policy_after_update,
-    suppression,
-    suppression_lower_bound,
+    sample_mistake_pool,
 )
 
 SETTINGS = settings(derandomize=True, max_examples=60, deadline=None)
@@ -207,113 +210,76 @@ def test_kernels_are_decreasing_from_one_with_their_lipschitz_constant(name):
         get_kernel("no-such-kernel")
 
 
-# --- policy model ---------------------------------------------------------------------------
+# --- the mistake-cluster family and the registry of landscape families -----------------------
 
 
-@st.composite
-def policy_cases(draw):
-    """A pool, rewards, a non-empty selected set, a start distribution p0 (some zeros), eta."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    m, n = 4, draw(st.integers(2, 12))
-    pts = rng.standard_normal((m, n, 2)) * draw(st.floats(0.1, 3.0))
-    sel = rng.random((m, n)) < 0.3
-    sel[:, 0] = True
-    p0 = rng.exponential(size=(m, n)) * (rng.random((m, n)) < 0.9)
-    p0[:, -1] += 0.1
-    p0 /= p0.sum(-1, keepdims=True)
-    kernel = draw(st.sampled_from(sorted(KERNELS)))
-    return pairwise_distances(pts), rng.standard_normal((m, n)), sel, p0, kernel
+def test_mistake_sizes_known_answers():
+    """N = 32, 0.3 / 0.3: cluster round(9.6) = 10, good island 10, 12 left: 6 bad islands of 2,
+    or 3 of 4. N = 10 with 4 bad islands: 3, 3 and 4 left, one each. Too small a pool for the
+    parts raises ValueError. Guards: sizes that do not sum to N or lose a role."""
+    assert mistake_sizes(32, 6, 0.3, 0.3).tolist() == [10, 2, 2, 2, 2, 2, 2, 10]
+    assert mistake_sizes(32, 3, 0.3, 0.3).tolist() == [10, 4, 4, 4, 10]
+    assert mistake_sizes(10, 4, 0.3, 0.3).tolist() == [3, 1, 1, 1, 1, 3]
+    assert mistake_sizes(11, 3, 0.3, 0.3).tolist() == [3, 2, 2, 1, 3]  # 5 left: 2, 2, 1
+    with pytest.raises(ValueError, match="cannot hold"):
+        mistake_sizes(6, 4, 0.3, 0.3)
+    with pytest.raises(ValueError, match="fractions"):
+        mistake_sizes(32, 4, 0.0, 0.3)
 
 
-@SETTINGS
-@given(policy_cases(), st.floats(0.0, 50.0), st.floats(0.1, 3.0))
-def test_update_keeps_a_distribution_and_only_moves_mass_away(case, eta, bandwidth):
-    """p' is a distribution on the support of p0; p'_i / p0_i = exp(-eta s_i) / Z exactly, so the
-    ratio never increases with the suppression s_i, and unsuppressed points never lose mass.
+def test_mistake_pool_roles_and_radii():
+    """Island 0 holds round(N mistake_fraction) points at RMS radius mistake_spread (the near-
+    duplicates), the last island round(N good_fraction), the others share the rest at RMS
+    radius `spread`. Guards: the cluster's tightness applied to the wrong island."""
+    pool = sample_mistake_pool(300, 32, 16, 6, mistake_spread=0.1, spread=0.8, seed=3)
+    counts = np.stack([np.bincount(row, minlength=8) for row in pool.island])
+    assert (counts == mistake_sizes(32, 6, 0.3, 0.3)).all()
+    own = np.take_along_axis(pool.centers, pool.island[:, :, None], axis=1)
+    sq = np.sum((pool.points - own) ** 2, -1)  # (M, N)
+    assert np.mean(sq[pool.island == 0]) == pytest.approx(0.01, rel=0.05)
+    assert np.mean(sq[pool.island > 0]) == pytest.approx(0.64, rel=0.05)
 
-    Guards: a missing renormalisation, underflow to 0/0 at large eta, or mass moved towards
-    the negatives.
+
+def test_mistake_reward_orders_the_roles_and_is_lipschitz():
+    """With the defaults, the cluster is the worst island on average, the middle islands sit below
+    the pool's mean reward and the good island above it (so the positive is on it); |r_i - r_j|
+    <= L A_ij on every pair, pairs 1e-6 apart included.
+
+    Guards: valleys and hill swapped, or a Lipschitz constant that forgets a bump.
     """
-    a, r, sel, p0, kernel = case
-    p = policy_after_update(a, sel, p0, eta, kernel, bandwidth)
-    s = suppression(a, sel, kernel, bandwidth)
-    assert np.all(p >= 0) and np.allclose(p.sum(-1), 1.0, atol=1e-12)
-    assert np.all(p[p0 == 0] == 0)
-    for m in range(len(p)):
-        on = p0[m] > 0
-        ratio, sm = p[m, on] / p0[m, on], s[m, on]
-        order = np.argsort(sm, kind="stable")
-        assert np.all(np.diff(ratio[order]) <= 1e-12 * ratio.max())  # non-increasing in s
-        assert np.all(ratio[sm == 0] >= 1 - 1e-12)
-    expected = np.sum(p * r, -1)
-    np.testing.assert_allclose(
-        expected_reward_after_update(r, a, sel, p0, eta, kernel, bandwidth), expected, rtol=1e-12
-    )
+    pool = sample_mistake_pool(100, 32, 16, 6, seed=7)
+    reward = make_mistake_reward(pool.centers, seed=8)
+    r, isl = reward(pool.points), pool.island  # (M, N)
+    rbar = np.broadcast_to(r.mean(1, keepdims=True), r.shape)
+    bad, good = (isl > 0) & (isl < isl.max()), isl == isl.max()
+    assert r[isl == 0].mean() < r[bad].mean()
+    assert np.mean(r[bad] < rbar[bad]) > 0.99 and np.all(r[good] > rbar[good])
+    near = pool.points + 1e-6 * np.random.default_rng(0).standard_normal(pool.points.shape)
+    pts = np.concatenate([pool.points, near], axis=1)  # (M, 2N, d)
+    vals = reward(pts)
+    gap = np.abs(vals[:, :, None] - vals[:, None, :])
+    slack = 1e-12 * (1 + np.abs(vals).max())
+    assert np.all(gap <= reward.lipschitz[:, None, None] * pairwise_distances(pts) + slack)
 
 
-def test_suppression_known_answer():
-    """Points 0, 1, 3 on a line, S = {0}, triangular kernel, h = 2: s = (1, 1/2, 0); with
-    p0 uniform and eta = ln 2: p ∝ (1/2, 1/sqrt 2, 1), Z = 1/2 + 0.7071 + 1 = 2.2071.
+def test_families_registry_and_draws():
+    """FAMILIES names the island families (bump, piecewise-linear) and the mistake clusters; an
+    unknown name or an impossible spec raises ValueError; an island spec draws exactly
+    `sample_islands` then its REWARDS factory from one generator (the order check 1 relies on).
 
-    Guards: the kernel applied to the wrong axis (A_ji summed over i) or to unscaled distances,
-    and 0/0 when every exp(-eta s_i) underflows.
+    Guards: a refactor of make_landscapes that changes the instances of every check.
     """
-    x = np.array([0.0, 1.0, 3.0])
-    a = np.abs(x[:, None] - x[None, :])[None]  # (1, 3, 3)
-    sel = np.array([[True, False, False]])
-    np.testing.assert_allclose(suppression(a, sel, "triangular", 2.0), [[1.0, 0.5, 0.0]])
-    p = policy_after_update(a, sel, np.full((1, 3), 1 / 3), np.log(2.0), "triangular", 2.0)
-    u = np.array([0.5, 2**-0.5, 1.0])
-    np.testing.assert_allclose(p, [u / u.sum()], rtol=1e-12)
-    # S = {0, 2}: s = (1 + 0, 1/2 + 0, 0 + 1); at eta = 2000 every exp(-eta s) underflows, yet the
-    # update is well defined: all the mass goes to the least suppressed point.
-    sel = np.array([[True, False, True]])
-    p = policy_after_update(a, sel, np.full((1, 3), 1 / 3), 2000.0, "triangular", 2.0)
-    np.testing.assert_array_equal(p, [[0.0, 1.0, 0.0]])
-
-
-@SETTINGS
-@given(policy_cases(), st.floats(0.1, 3.0))
-def test_first_order_gain_matches_finite_differences(case, bandwidth):
-    """d/deta E_{p'}[r] at 0 = -Cov_p0(r, s), checked by a one-sided second-order difference.
-
-    Guards: a sign error or a wrong covariance in the documented first-order consequence.
-    """
-    a, r, sel, p0, kernel = case
-    h = 1e-4
-    f = [expected_reward_after_update(r, a, sel, p0, e, kernel, bandwidth) for e in (0, h, 2 * h)]
-    fd = (-3 * f[0] + 4 * f[1] - f[2]) / (2 * h)
-    np.testing.assert_allclose(first_order_gain(r, a, sel, p0, kernel, bandwidth), fd, atol=1e-6)
-
-
-@SETTINGS
-@given(policy_cases(), st.floats(0.1, 3.0))
-def test_coverage_lemma_bounds_the_weighted_suppression(case, bandwidth):
-    """sum_i w_i s_i(S) >= sum_i w_i - (L_K / h) Cost(S) with AMPO's weights (a theorem).
-
-    Guards: a lemma stated with the wrong kernel constant or bandwidth scaling.
-    """
-    a, r, sel, _, kernel = case
-    w = coverage_weights(r)
-    lhs = np.sum(w * suppression(a, sel, kernel, bandwidth), -1)
-    rhs = suppression_lower_bound(a, w, sel, kernel, bandwidth)
-    assert np.all(lhs >= rhs - 1e-12 * np.abs(rhs).max())
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"p0": np.full((1, 3), 0.5)}, "sum to 1"),
-        ({"eta": -1.0}, "eta"),
-        ({"bandwidth": 0}, "band"),
-    ],
-)
-def test_policy_model_rejects_bad_arguments(change, message):
-    """A p0 that is not a distribution, eta < 0 or bandwidth <= 0 raise ValueError.
-
-    Guards: silently renormalising a wrong p0 into a plausible answer.
-    """
-    args = {"distances": np.zeros((1, 3, 3)), "selected": np.ones((1, 3), bool)}
-    args |= {"p0": np.full((1, 3), 1 / 3), "eta": 1.0, "kernel": "laplace", "bandwidth": 1.0}
-    with pytest.raises(ValueError, match=message):
-        policy_after_update(**(args | change))
+    assert {"islands_bump", "islands_piecewise_linear", "mistake_cluster"} <= set(FAMILIES)
+    with pytest.raises(ValueError, match="mistake_cluster"):
+        get_family("no-such-family")
+    with pytest.raises(ValueError, match="deepest"):
+        MistakeSpec(jitter=0.5)
+    with pytest.raises(ValueError, match="cannot hold"):
+        MistakeSpec(n_points=8)
+    spec = LandscapeSpec(n_points=10, dim=3)
+    land = make_landscapes(spec, 4, 9)
+    rng = np.random.default_rng(9)
+    pool = sample_islands(4, 10, 3, 5, 1.0, imbalance=0.3, island_distance=4.0, seed=rng)
+    reward = make_bump_reward(pool.centers, 8, length_scale=2.0, seed=rng)
+    np.testing.assert_array_equal(land.points, pool.points)
+    np.testing.assert_array_equal(land.rewards, reward(pool.points))

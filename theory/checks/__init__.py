@@ -1,9 +1,9 @@
 """Executable checks of the paper's theoretical claims: `python -m theory check` (`make bounds`).
 
 One module per claim, each registering its check in `CHECKS` (theory/checks/registry.py):
-lipschitz (Theorem 6.1's Lipschitz step), policy (Theorem 6.1 under the kernel-suppression policy
-model), local_search (Theorem 6.2), group_objective (SWEPO/MPO bias rate and 2-bin reliability),
-islands (island coverage per strategy).
+lipschitz (Theorem 6.1's Lipschitz step), policy (Theorem 6.1 under the policy models of
+theory/policy_model.py), local_search (Theorem 6.2), group_objective (SWEPO/MPO bias rate and
+2-bin reliability), islands (island coverage per strategy).
 """
 
 from . import (  # noqa: F401  (register)

@@ -17,7 +17,18 @@ import numpy as np
 from selection import coverage_weights, get_strategy, select, strategy_names
 from selection.kmedoids import kmedoids, swap_search
 from theory.ilp import solve_pmedian
-from theory.landscapes import REWARDS, empirical_lipschitz, pairwise_distances, sample_islands
+from theory.landscapes import (
+    REWARDS,
+    BumpReward,
+    IslandPool,
+    empirical_lipschitz,
+    get_kernel,
+    make_mistake_reward,
+    mistake_sizes,
+    pairwise_distances,
+    sample_islands,
+    sample_mistake_pool,
+)
 
 EXACT = "exact_ilp"  # the name under which the ILP optimum joins the strategies' selections
 
@@ -41,6 +52,101 @@ class LandscapeSpec:
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {self.reward!r}")
 
+    def draw(self, m: int, rng: np.random.Generator):
+        """(IslandPool, reward) of M instances: `sample_islands`, then a REWARDS factory."""
+        pool = sample_islands(
+            m,
+            self.n_points,
+            self.dim,
+            self.n_islands,
+            self.spread,
+            imbalance=self.imbalance,
+            island_distance=self.island_distance,
+            seed=rng,
+        )
+        extra = {"kernel": self.kernel} if self.reward == "bump" else {}
+        reward = REWARDS[self.reward](
+            pool.centers,
+            self.reward_components,
+            length_scale=self.reward_length_scale,
+            seed=rng,
+            **extra,
+        )
+        return pool, reward
+
+
+@dataclass(frozen=True)
+class MistakeSpec:
+    """Pools where sampling repeats its favourite mistake (`theory.landscapes.sample_mistake_pool`
+    with `make_mistake_reward`): a dense cluster of near-duplicate worst answers (island 0),
+    `n_bad` separate below-average islands and one good island (the last)."""
+
+    n_points: int = 32
+    dim: int = 16
+    n_bad: int = 6  # below-average islands
+    mistake_fraction: float = 0.3  # share of the pool in the mistake cluster
+    good_fraction: float = 0.3  # share of the pool on the good island
+    mistake_spread: float = 0.15  # RMS radius of the mistake cluster (near-duplicates)
+    spread: float = 0.5  # RMS radius of the other islands
+    island_distance: float = 5.0  # RMS distance between island centres
+    mistake_depth: float = 2.0  # reward valley at the cluster
+    bad_depth: float = 1.0  # reward valleys at the bad islands
+    good_height: float = 2.0  # reward hill at the good island
+    width: float = 1.5  # bump widths
+    jitter: float = 0.2  # heights scaled by U(1 - jitter, 1 + jitter)
+    kernel: str = "gaussian"  # bump profile
+
+    def __post_init__(self):
+        get_kernel(self.kernel)
+        mistake_sizes(self.n_points, self.n_bad, self.mistake_fraction, self.good_fraction)
+        if not self.mistake_depth * (1 - self.jitter) > self.bad_depth * (1 + self.jitter) > 0:
+            raise ValueError(
+                "need mistake_depth (1 - jitter) > bad_depth (1 + jitter) > 0 (the cluster's "
+                f"valley the deepest), got {self.mistake_depth}, {self.bad_depth}, {self.jitter}"
+            )
+
+    def draw(self, m: int, rng: np.random.Generator) -> tuple[IslandPool, BumpReward]:
+        """(IslandPool, BumpReward) of M instances, pool first."""
+        pool = sample_mistake_pool(
+            m,
+            self.n_points,
+            self.dim,
+            self.n_bad,
+            mistake_fraction=self.mistake_fraction,
+            good_fraction=self.good_fraction,
+            mistake_spread=self.mistake_spread,
+            spread=self.spread,
+            island_distance=self.island_distance,
+            seed=rng,
+        )
+        reward = make_mistake_reward(
+            pool.centers,
+            mistake_depth=self.mistake_depth,
+            bad_depth=self.bad_depth,
+            good_height=self.good_height,
+            width=self.width,
+            jitter=self.jitter,
+            kernel=self.kernel,
+            seed=rng,
+        )
+        return pool, reward
+
+
+# Named landscape families: the checks and figures select them by name.
+FAMILIES: dict[str, LandscapeSpec | MistakeSpec] = {
+    "islands_bump": LandscapeSpec(),
+    "islands_piecewise_linear": LandscapeSpec(reward="piecewise_linear"),
+    "mistake_cluster": MistakeSpec(),  # 1 + 6 bad regions for k - 1 = 7 negatives
+    "mistake_cluster_few_islands": MistakeSpec(n_bad=3),  # spare negatives: 1 + 3 bad regions
+}
+
+
+def get_family(name: str) -> LandscapeSpec | MistakeSpec:
+    """The landscape family `name`; ValueError naming the registered ones otherwise."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown landscape family {name!r}; choose one of {sorted(FAMILIES)}")
+    return FAMILIES[name]
+
 
 @dataclass(frozen=True, eq=False)
 class Landscapes:
@@ -61,27 +167,9 @@ class Landscapes:
 
 
 @functools.lru_cache(maxsize=16)
-def make_landscapes(spec: LandscapeSpec, m: int, seed: int) -> Landscapes:
+def make_landscapes(spec: LandscapeSpec | MistakeSpec, m: int, seed: int) -> Landscapes:
     """M pools with rewards, drawn from one generator seeded by `seed` (pool, then reward)."""
-    rng = np.random.default_rng(seed)
-    pool = sample_islands(
-        m,
-        spec.n_points,
-        spec.dim,
-        spec.n_islands,
-        spec.spread,
-        imbalance=spec.imbalance,
-        island_distance=spec.island_distance,
-        seed=rng,
-    )
-    extra = {"kernel": spec.kernel} if spec.reward == "bump" else {}
-    reward = REWARDS[spec.reward](
-        pool.centers,
-        spec.reward_components,
-        length_scale=spec.reward_length_scale,
-        seed=rng,
-        **extra,
-    )
+    pool, reward = spec.draw(m, np.random.default_rng(seed))
     r = reward(pool.points)  # (M, N)
     return Landscapes(
         points=pool.points,
