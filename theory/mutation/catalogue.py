@@ -182,6 +182,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "theory",
         "landscape distances are squared Euclidean",
     ),
+    Mutant(
+        "policy_update_sign",
+        "theory/policy_model.py",
+        "unnorm = p0 * np.exp(-eta * (s - s_min))",
+        "unnorm = p0 * np.exp(eta * (s - s_min))",
+        "theory",
+        "training on a negative raises its probability (update with the wrong sign)",
+    ),
+    Mutant(
+        "nearest_model_farthest_negative",
+        "theory/policy_model.py",
+        "return np.min(np.where(selected[:, None, :], distances, np.inf), axis=-1)",
+        "return np.max(np.where(selected[:, None, :], distances, -np.inf), axis=-1)",
+        "theory",
+        "the saturating models measure the distance to the farthest selected negative",
+    ),
+    Mutant(
+        "first_order_gain_sign",
+        "theory/policy_model.py",
+        "return np.sum(p0 * (rbar - r) * s, axis=-1)",
+        "return np.sum(p0 * (r - rbar) * s, axis=-1)",
+        "theory",
+        "the first-order expected-reward gain with the wrong sign",
+    ),
     # -- losses -----------------------------------------------------------------------------
     Mutant(
         "ipo_target_one_over_tau",
