@@ -15,7 +15,8 @@ It is checked for every registered selection rule in two readings:
   strategies cover by default, remove_positive=True), w = coverage_weights over C;
 - "full": S = all k selected responses, C = the whole pool, w = coverage_weights over the pool.
 Landscapes: every reward family of theory.landscapes.REWARDS (bump rewards with every kernel) in
-low and high dimension, the instances split evenly between these variants.
+low and high dimension, and the mistake-cluster family (near-duplicate worst answers), the
+instances split evenly between these variants.
 
 Independence: sigma, the weights, the cost and L_hat are computed here from
 `theory/checks/reference.py` (explicit differences, w_i = exp(rbar - r_i)), not by the package's
@@ -36,7 +37,7 @@ from selection import strategy_names
 from theory.landscapes import KERNELS, REWARDS, make_bump_reward
 
 from . import reference as ref
-from .instances import LandscapeSpec, make_landscapes, strategy_selection
+from .instances import FAMILIES, LandscapeSpec, MistakeSpec, make_landscapes, strategy_selection
 from .registry import Statement, assess, register, result
 
 NAME = "lipschitz_coverage"
@@ -56,9 +57,10 @@ class LipschitzConfig:
             raise ValueError(f"need at least one instance per variant ({len(variants(self))})")
 
 
-def variants(cfg: LipschitzConfig) -> list[LandscapeSpec]:
-    """Every reward family (bumps with every kernel) x every dimension."""
-    specs = []
+def variants(cfg: LipschitzConfig) -> list[LandscapeSpec | MistakeSpec]:
+    """Every reward family (bumps with every kernel) x every dimension, and the mistake-cluster
+    family (`theory.checks.instances.FAMILIES`) at its own size."""
+    specs: list[LandscapeSpec | MistakeSpec] = [FAMILIES["mistake_cluster"]]
     for dim in cfg.dims:
         for reward in sorted(REWARDS):
             kernels = sorted(KERNELS) if reward == "bump" else ["gaussian"]
