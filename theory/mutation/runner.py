@@ -15,6 +15,8 @@ Commands run from the copy's root with `python -m`, so the copy's packages come 
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
@@ -127,6 +129,21 @@ def _run(args: list[str], cwd: Path, timeout: float, pattern: re.Pattern) -> Out
     first = pattern.search(done.stdout + done.stderr)
     detail = first.group(1) if first else ("" if done.returncode == 0 else done.stdout[-200:])
     return Outcome(done.returncode != 0, detail, time.perf_counter() - tic)
+
+
+def checks_cheapest_first(root: Path) -> list[str]:
+    """Every registered check, the fastest first by their last recorded run
+    (`theory/results/bounds.json`); with --fail-fast a caught mutant then costs less. All checks
+    still run when none fails."""
+    from theory.checks import CHECKS
+
+    seconds = {}
+    try:
+        for report in json.loads((root / "theory/results/bounds.json").read_text())["results"]:
+            seconds[report["name"]] = float(report["seconds"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return sorted(CHECKS, key=lambda name: seconds.get(name, math.inf))
 
 
 def run_suites(root: Path, area: str, bounds: bool, timeout: float) -> tuple[Outcome, Outcome]:
