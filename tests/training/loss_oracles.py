@@ -13,7 +13,7 @@ from __future__ import annotations
 from mpmath import mp, mpf
 from torch import Tensor
 
-from training.losses import LossConfig, Positives, RewardWeighting, Score
+from training.losses import AMPOConfig, LossConfig, MMPOConfig, Positives, RewardWeighting, Score
 
 
 class Row:
@@ -106,21 +106,28 @@ def plackett_luce(row: Row, cfg) -> mpf:
     return -mp.fsum(mp.log(e[order[t]] / mp.fsum(e[s] for s in order[t:])) for t in range(row.n))
 
 
+def group_positives(row: Row, cfg) -> list[int]:
+    """The group loss's positive set: SWEPO's {i : r_i > rbar} (the given positives when that
+    leaves a side empty), or the given positives."""
+    if cfg.positives is not Positives.MEAN_SPLIT:
+        return row.pos
+    above = [i for i in range(row.n) if row.r[i] > mean(row.r)]
+    return above if 0 < len(above) < row.n else row.pos
+
+
+def group_scores(row: Row, cfg) -> list:
+    if cfg.score is Score.LOG_RATIO:
+        return [cfg.beta * row.rho(i) for i in range(row.n)]
+    return [cfg.beta * row.logp[i] / row.len[i] for i in range(row.n)]
+
+
 def group(row: Row, cfg) -> mpf:
-    rbar = mean(row.r)
-    pos = row.pos
-    if cfg.positives is Positives.MEAN_SPLIT:
-        above = [i for i in range(row.n) if row.r[i] > rbar]
-        pos = above if 0 < len(above) < row.n else row.pos
+    rbar, pos, s = mean(row.r), group_positives(row, cfg), group_scores(row, cfg)
     terms = []  # w_i exp(s_i - gamma [i in P])
     for i in range(row.n):
-        if cfg.score is Score.LOG_RATIO:
-            s = cfg.beta * row.rho(i)
-        else:
-            s = cfg.beta * row.logp[i] / row.len[i]
         sign = 1 if cfg.weighting is RewardWeighting.ADDITIVE or i in pos else -1
         w = mp.exp(sign * cfg.alpha * (row.r[i] - rbar))
-        terms.append(w * mp.exp(s - cfg.gamma if i in pos else s))
+        terms.append(w * mp.exp(s[i] - cfg.gamma if i in pos else s[i]))
     # -log( sum_P / (sum_P + sum_N) )
     return -mp.log(mp.fsum(terms[i] for i in pos) / mp.fsum(terms))
 
@@ -142,3 +149,44 @@ def oracle_loss(name: str, cfg: LossConfig, row: Row, dps: int = 50) -> mpf:
     """The loss `name` under `cfg` of one prompt, computed with `dps` significant digits."""
     with mp.workdps(dps):
         return ORACLES[name](row, cfg)
+
+
+# -- the implicit-reward metrics ------------------------------------------------------------
+def _beta_log_ratio(row: Row, cfg) -> list:
+    return [cfg.beta * row.rho(i) for i in range(row.n)]
+
+
+# each loss's own implicit reward: beta log pi/pi_ref, beta/|y| log pi, or IPO's log-ratio
+IMPLICIT_REWARDS = {
+    "ampo": group_scores,
+    "swepo": group_scores,
+    "ipo": ipo_values,
+    "simpo": lambda row, cfg: [cfg.beta * row.logp[i] / row.len[i] for i in range(row.n)],
+}
+
+
+def oracle_metrics(name: str, cfg: LossConfig, row: Row) -> dict[str, float]:
+    """TRL's implicit-reward metrics of one prompt: the mean implicit reward over the loss's
+    positive set (chosen) and over the other valid responses (rejected), their difference, and
+    the fraction of (positive, negative) pairs the implicit reward orders correctly; MMPO adds
+    its mean target over the pairs, the group loss the size of its positive set."""
+    with mp.workdps(50):
+        u = IMPLICIT_REWARDS.get(name, _beta_log_ratio)(row, cfg)
+        pos = group_positives(row, cfg) if isinstance(cfg, AMPOConfig) else row.pos
+        neg = [i for i in range(row.n) if i not in pos]
+        pairs = [(i, j) for i in pos for j in neg]
+        out = {
+            "rewards/chosen": mean([u[i] for i in pos]),
+            "rewards/rejected": mean([u[j] for j in neg]),
+            "rewards/accuracies": mean([1 if u[i] > u[j] else 0 for i, j in pairs]),
+        }
+        out["rewards/margins"] = out["rewards/chosen"] - out["rewards/rejected"]
+        if isinstance(cfg, MMPOConfig):
+            gamma_bt = cfg.gamma_bt
+            p = [
+                1 if gamma_bt is None else sigma(gamma_bt * (row.r[i] - row.r[j])) for i, j in pairs
+            ]
+            out["mmpo/target"] = mean(p)
+        if isinstance(cfg, AMPOConfig):
+            out["group/n_positive"] = len(pos)
+        return {key: float(value) for key, value in out.items()}

@@ -4,7 +4,7 @@ per prompt in arbitrary precision) on random ragged groups."""
 import pytest
 from hypothesis import given
 from loss_cases import CASE_IDS, CASES, batches, props
-from loss_oracles import ORACLES, Row, oracle_loss
+from loss_oracles import ORACLES, Row, oracle_loss, oracle_metrics
 
 from training.losses import LOSSES
 
@@ -27,3 +27,23 @@ def test_vectorised_loss_matches_the_naive_loop(case, batch):
         valid = batch.mask[b].any()
         expected = float(oracle_loss(case.name, case.cfg, Row.of(batch, b))) if valid else 0.0
         assert loss[b].item() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@given(batch=batches(max_b=3, max_k=6, multi_positive=True))
+@props(15)
+def test_metrics_match_the_naive_loop(case, batch):
+    """Property: every metric of every row equals the per-prompt definition (means of the
+    implicit reward over the loss's positive and negative sets, the fraction of pairs ordered
+    correctly, MMPO's mean target, the group's positive count), and is 0 on padding rows.
+    Guards against metrics logged from the wrong set, with the wrong sign or off the wrong
+    score, which no loss value would reveal."""
+    metrics = case(batch)[1]
+    for b in range(batch.mask.shape[0]):
+        if not batch.mask[b].any():
+            assert all(v[b] == 0 for v in metrics.values())
+            continue
+        expected = oracle_metrics(case.name, case.cfg, Row.of(batch, b))
+        assert set(expected) == set(metrics)
+        for key, value in expected.items():
+            assert metrics[key][b].item() == pytest.approx(value, rel=1e-9, abs=1e-9), key
