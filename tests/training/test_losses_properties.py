@@ -146,12 +146,15 @@ def test_loss_vanishes_as_the_positive_margin_grows(case, batch):
 def test_value_at_equal_implicit_rewards(case):
     """Property: when every implicit reward of a row is equal the loss takes the known value
     (log 2 for DPO-type losses, log n for InfoNCA, log n! for Plackett-Luce, and the margin's
-    and weights' analogue for AMPO, SimPO and IPO; see loss_cases.CASES). Guards against an
-    off-by-one in the group size or a misplaced margin."""
+    and weights' analogue for AMPO, SimPO and IPO; see loss_cases.CASES), its reward margin is 0
+    and no pair counts as correctly ordered. Guards against an off-by-one in the group size, a
+    misplaced margin, or an accuracy that counts ties."""
     n_valid = [2, 3, 5, 6, 0]
-    loss = case(tie_batch(n_valid, k=6))[0]
+    loss, metrics = case(tie_batch(n_valid, k=6))
     expected = torch.tensor([case.tie_value(n) if n else 0.0 for n in n_valid], dtype=loss.dtype)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    # a tie is not a correctly ordered pair (TRL's strict chosen > rejected)
+    assert (metrics["rewards/accuracies"] == 0).all() and (metrics["rewards/margins"] == 0).all()
 
 
 @given(batch=batches(positive_best=True, empty_rows=False, min_k=3))
