@@ -25,13 +25,16 @@ def neg_log_share(x: Tensor, share: Tensor, rest: Tensor) -> Tensor:
     The negative log-probability that a softmax over `share` and `rest` (disjoint masks) picks
     from `share`: AMPO's group loss (share = positives), -log softmax_i (share = {i}) and each
     Plackett-Luce position. Written as the difference lse(share or rest) - lse(share) it cancels
-    when the share is near 1: float32 loses all digits of a loss below ~1e-7 and float64 returns
-    0 below ~1e-16. The exact identity log(e^a + e^b) - a = softplus(b - a) gives instead
+    when the share is near 1: a loss below ~1e-7 comes out as noise in float32, below ~1e-15 in
+    float64 (and as 0 once it is under the log-sum-exps' ulp). The exact identity
+    log(e^a + e^b) - a = softplus(b - a) gives instead
 
-        softplus(lse_rest x - lse_share x),
+        softplus(d),   d = lse_rest x - lse_share x,
 
-    accurate to a few ulps of its exponent down to the smallest float (softplus(d) = -log
-    sigma(-d), whose log1p(e^d) keeps e^d's digits). The gradient is the same function's.
+    whose relative error is that of e^d, i.e. the absolute error of d (a few ulps of the
+    log-sum-exps), down to the smallest float: softplus(d) = -log sigma(-d), whose
+    log1p(e^d) keeps e^d's digits (torch's softplus returns d itself above d = 20, 1e-10 off
+    in float64). The gradient is the same function's.
 
     x, share, rest: broadcastable to (..., k); share has >= 1 True per row. A row with an empty
     `rest` gives exactly 0 with zero gradient (its log-sum-exp is never -inf). -> (...).
