@@ -194,14 +194,18 @@ def test_swepo_mean_split(rewards):
     assert metrics["group/n_positive"].item() == expected
 
 
-def test_swepo_with_tied_rewards_keeps_the_given_positive():
-    """Property: when all rewards of a row tie the mean split is empty, and the given positive
-    is used instead (documented fallback). Guards against an all-negative group whose loss
-    would be -log(0) = inf."""
-    k = 4
+# 0.3 * 4 / 4 == 0.3: no reward is above the mean. (0.7 + 0.7 + 0.7) / 3 = 0.6999999999999998:
+# every reward is "above" the rounded mean, and the split would leave no negative.
+@pytest.mark.parametrize(("k", "reward"), [(4, 0.3), (3, 0.7)])
+def test_swepo_with_tied_rewards_keeps_the_given_positive(k, reward):
+    """Property: when all rewards of a row tie the mean split is undefined, on either side of
+    the rounded mean, and the given positive is used instead (documented fallback). Guards
+    against an all-negative group (loss -log 0 = inf) and an all-positive one (loss 0, no
+    gradient) when the rounding of the mean puts every tied reward above it."""
+    assert (sum([reward] * k) / k < reward) == (k == 3)  # the premise of each case
     zeros = torch.zeros(1, k, dtype=torch.float64)
-    positive = torch.tensor([[False, True, False, False]])
-    loss, metrics = get_loss("swepo")(zeros, zeros, None, zeros + 0.3, None, positive)
+    positive = torch.nn.functional.one_hot(torch.tensor([1]), k).bool()
+    loss, metrics = get_loss("swepo")(zeros, zeros, None, zeros + reward, None, positive)
     assert metrics["group/n_positive"].item() == 1
-    # equal scores and (alpha dS = 0) unit weights: -log(1/4) = log 4
-    assert loss.item() == pytest.approx(math.log(4))
+    # equal scores and (alpha dS ~ 0) unit weights: -log(1/k) = log k
+    assert loss.item() == pytest.approx(math.log(k))
