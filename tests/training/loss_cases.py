@@ -123,14 +123,15 @@ def batches(
 
 
 def tie_batch(n_valid: list[int], k: int, dtype=torch.float64, seed: int = 0) -> Batch:
-    """Rows with equal implicit rewards: policy = ref = -0.7 |y| (so every log-ratio is 0 and
-    every length-normalised log-prob is -0.7); one positive per row with reward 1, the other
-    valid responses reward 0. Row b has n_valid[b] valid slots.
+    """Rows with equal implicit rewards: policy = ref = -0.5 |y| (so every log-ratio is 0 and
+    every length-normalised log-prob is exactly -0.5, a binary fraction: the ties are exact in
+    floating point); one positive per row with reward 1, the other valid responses reward 0.
+    Row b has n_valid[b] valid slots.
     """
     gen = torch.Generator().manual_seed(seed)
     B = len(n_valid)
     lengths = torch.randint(1, 40, (B, k), generator=gen)
-    policy = -0.7 * lengths.to(dtype)
+    policy = -0.5 * lengths.to(dtype)
     mask = torch.zeros(B, k, dtype=torch.bool)
     positive = torch.zeros(B, k, dtype=torch.bool)
     for b, n in enumerate(n_valid):

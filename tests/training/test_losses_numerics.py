@@ -27,13 +27,17 @@ def test_gradcheck_float64(case, batch):
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 @given(batch=batches(multi_positive=True))
 @props(15)
 def test_padding_gets_exactly_zero_gradient_and_cannot_leak(case, batch):
     """Property: garbage in padded slots (NaN / inf log-probs and rewards, zero lengths) changes
     nothing: the loss equals the loss on the same values with clean padding and the loss of each
     row computed alone on its valid slots; padded slots and empty rows get exactly zero
-    gradient. Guards against the torch.where-NaN-gradient trap and padding counted as negatives."""
+    gradient, and no step of the backward pass computes a NaN (autograd's anomaly mode, which a
+    trainer may switch on, would stop there). Guards against the torch.where-NaN-gradient trap,
+    a log-sum-exp over an empty set (-inf, whose gradient is NaN before masking) and padding
+    counted as negatives."""
     pad = ~batch.mask
     dirty = batch.with_(
         policy=batch.policy.masked_fill(pad, math.nan),
@@ -43,8 +47,9 @@ def test_padding_gets_exactly_zero_gradient_and_cannot_leak(case, batch):
     )
     policy = dirty.policy.clone().requires_grad_()
     ref = dirty.ref.clone().requires_grad_()
-    loss = case(dirty, policy=policy, ref=ref)[0]
-    loss.sum().backward()
+    with torch.autograd.detect_anomaly(check_nan=True):  # no NaN anywhere in the backward pass
+        loss = case(dirty, policy=policy, ref=ref)[0]
+        loss.sum().backward()
     torch.testing.assert_close(loss, case(batch)[0], rtol=0, atol=0)
     grads = (policy.grad, ref.grad) if case.cfg.uses_reference else (policy.grad,)
     assert case.cfg.uses_reference or ref.grad is None

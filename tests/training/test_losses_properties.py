@@ -146,12 +146,15 @@ def test_loss_vanishes_as_the_positive_margin_grows(case, batch):
 def test_value_at_equal_implicit_rewards(case):
     """Property: when every implicit reward of a row is equal the loss takes the known value
     (log 2 for DPO-type losses, log n for InfoNCA, log n! for Plackett-Luce, and the margin's
-    and weights' analogue for AMPO, SimPO and IPO; see loss_cases.CASES). Guards against an
-    off-by-one in the group size or a misplaced margin."""
+    and weights' analogue for AMPO, SimPO and IPO; see loss_cases.CASES), its reward margin is 0
+    and no pair counts as correctly ordered. Guards against an off-by-one in the group size, a
+    misplaced margin, or an accuracy that counts ties."""
     n_valid = [2, 3, 5, 6, 0]
-    loss = case(tie_batch(n_valid, k=6))[0]
+    loss, metrics = case(tie_batch(n_valid, k=6))
     expected = torch.tensor([case.tie_value(n) if n else 0.0 for n in n_valid], dtype=loss.dtype)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    # a tie is not a correctly ordered pair (TRL's strict chosen > rejected)
+    assert (metrics["rewards/accuracies"] == 0).all() and (metrics["rewards/margins"] == 0).all()
 
 
 @given(batch=batches(positive_best=True, empty_rows=False, min_k=3))
@@ -191,14 +194,18 @@ def test_swepo_mean_split(rewards):
     assert metrics["group/n_positive"].item() == expected
 
 
-def test_swepo_with_tied_rewards_keeps_the_given_positive():
-    """Property: when all rewards of a row tie the mean split is empty, and the given positive
-    is used instead (documented fallback). Guards against an all-negative group whose loss
-    would be -log(0) = inf."""
-    k = 4
+# 0.3 * 4 / 4 == 0.3: no reward is above the mean. (0.7 + 0.7 + 0.7) / 3 = 0.6999999999999998:
+# every reward is "above" the rounded mean, and the split would leave no negative.
+@pytest.mark.parametrize(("k", "reward"), [(4, 0.3), (3, 0.7)])
+def test_swepo_with_tied_rewards_keeps_the_given_positive(k, reward):
+    """Property: when all rewards of a row tie the mean split is undefined, on either side of
+    the rounded mean, and the given positive is used instead (documented fallback). Guards
+    against an all-negative group (loss -log 0 = inf) and an all-positive one (loss 0, no
+    gradient) when the rounding of the mean puts every tied reward above it."""
+    assert (sum([reward] * k) / k < reward) == (k == 3)  # the premise of each case
     zeros = torch.zeros(1, k, dtype=torch.float64)
-    positive = torch.tensor([[False, True, False, False]])
-    loss, metrics = get_loss("swepo")(zeros, zeros, None, zeros + 0.3, None, positive)
+    positive = torch.nn.functional.one_hot(torch.tensor([1]), k).bool()
+    loss, metrics = get_loss("swepo")(zeros, zeros, None, zeros + reward, None, positive)
     assert metrics["group/n_positive"].item() == 1
-    # equal scores and (alpha dS = 0) unit weights: -log(1/4) = log 4
-    assert loss.item() == pytest.approx(math.log(4))
+    # equal scores and (alpha dS ~ 0) unit weights: -log(1/k) = log k
+    assert loss.item() == pytest.approx(math.log(k))

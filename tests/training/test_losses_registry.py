@@ -79,7 +79,7 @@ def _bad_values(cfg, field):
         return ["no_such_choice"]
     if isinstance(value, bool):
         return ["yes"]
-    return [-1.0, math.nan, math.inf, "0.1"]
+    return [-1.0, math.nan, math.inf, "0.1", True]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -92,6 +92,33 @@ def test_configs_reject_bad_hyperparameters(name):
         for bad in _bad_values(default, field):
             with pytest.raises(ValueError, match=f"{name}: {field.name}"):
                 entry.config(**{field.name: bad})
+
+
+# the paper's hyperparameters that may be 0: no margin, no reward weighting, one-hot labels, no
+# label smoothing; beta, tau and gamma_bt must be > 0 (gamma_bt = None is MMPO's hard target)
+MAY_BE_ZERO = {"gamma", "alpha", "gamma_beta_ratio", "temperature", "label_smoothing"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_boundaries(name):
+    """Property: each real-valued field accepts 0 exactly when the paper gives 0 a meaning
+    (MAY_BE_ZERO) and otherwise refuses it naming the loss and the field; cDPO's label
+    smoothing accepts 0.5 and refuses anything above. Guards against a > 0 check relaxed to
+    >= 0 (beta = 0 makes every loss constant) and an off-by-one bound."""
+    entry = get_loss(name)
+    default = entry.config()
+    for field in dataclasses.fields(entry.config_cls):
+        if not isinstance(getattr(default, field.name), float):
+            continue
+        if field.name in MAY_BE_ZERO:
+            assert getattr(entry.config(**{field.name: 0.0}), field.name) == 0.0
+        else:
+            with pytest.raises(ValueError, match=f"{name}: {field.name} must be > 0"):
+                entry.config(**{field.name: 0.0})
+    if "label_smoothing" in entry.config_cls.field_help():
+        assert entry.config(label_smoothing=0.5).label_smoothing == 0.5
+        with pytest.raises(ValueError, match=f"{name}: label_smoothing must be in"):
+            entry.config(label_smoothing=0.5 + 1e-9)
 
 
 def test_configs_accept_paper_values_and_strings_for_choices():
@@ -109,17 +136,31 @@ def test_configs_accept_paper_values_and_strings_for_choices():
 
 
 # -- the input contract ---------------------------------------------------------------------
+OPTIONAL = {
+    # Batch field: (argument name, the config's flag, a change the loss must see if it reads it)
+    "ref": ("ref_logps", "uses_reference", lambda x: 3 * x + 1),
+    "lengths": ("lengths", "uses_lengths", lambda x: 3 * x + 1),
+    "rewards": ("rewards", "uses_rewards", lambda x: -x),  # reverses the ranking too
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_reference_use_matches_the_config(case):
-    """Property: a loss whose config says it needs no reference ignores ref_logps (None works);
-    one that needs it refuses None with a ValueError naming ref_logps. Guards against a
-    reference-free loss secretly reading the reference, or a missing reference crashing later."""
+@pytest.mark.parametrize("field", list(OPTIONAL))
+def test_optional_inputs_match_the_config(case, field):
+    """Property: a loss whose config says it does not read reference log-probs, lengths or
+    rewards works with None there and ignores their values; one that reads them refuses None
+    with a ValueError naming the field, and its loss changes when they change. Guards against
+    a loss secretly reading an input (or its config flag being wrong, which would demand an
+    input, e.g. rewards for one-hot InfoNCA, or skip its validation)."""
+    name, flag, change = OPTIONAL[field]
     b = small_batch()
-    if case.cfg.uses_reference:
-        with pytest.raises(ValueError, match="ref_logps"):
-            case(b, ref=None)
+    changed = case(b, **{field: change(getattr(b, field))})[0]
+    if getattr(case.cfg, flag):
+        with pytest.raises(ValueError, match=f"{case.name}: {name} is required"):
+            case(b, **{field: None})
+        assert not torch.equal(changed, case(b)[0])
     else:
-        torch.testing.assert_close(case(b, ref=None)[0], case(b, ref=b.ref * 3)[0])
+        torch.testing.assert_close(case(b, **{field: None})[0], changed, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ log w_i, a positive set P and the valid responses V of the group,
     L = -log( sum_{i in P} w_i exp(s_i - gamma) / [ sum_{i in P} w_i exp(s_i - gamma)
                                                      + sum_{j in V \\ P} w_j exp(s_j) ] )
 
-computed as logsumexp_V(z) - logsumexp_P(z) with z_i = s_i + log w_i - gamma [i in P].
+computed as softplus(logsumexp_{V \\ P}(z) - logsumexp_P(z)) with z_i = s_i + log w_i - gamma [i in P]
+(`reductions.neg_log_share`: no cancellation when the loss is small).
 
 - score `length_normalised` (default): s_i = beta / |y_i| log pi(y_i|x), reference-free as in
   REFA [C for REFA; U for AMPO]; `log_ratio`: s_i = beta log pi(y_i|x) / pi_ref(y_i|x).
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from training.losses.config import LossConfig
 from training.losses.inputs import Group, finish, prepare_inputs
-from training.losses.reductions import masked_logsumexp, masked_mean, preference_metrics
+from training.losses.reductions import masked_mean, neg_log_share, preference_metrics
 
 
 class Score(str, Enum):
@@ -165,8 +166,11 @@ def mean_split(rewards: Tensor, mask: Tensor, positive: Tensor) -> Tensor:
 
 
 def group_contrastive_nll(z: Tensor, positive: Tensor, mask: Tensor) -> Tensor:
-    """-log( sum_P exp(z) / sum_V exp(z) ) = logsumexp_V z - logsumexp_P z. (B, k) -> (B,)."""
-    return masked_logsumexp(z, mask) - masked_logsumexp(z, positive)
+    """-log( sum_P exp(z) / sum_V exp(z) ) = softplus(logsumexp_{V \\ P} z - logsumexp_P z).
+
+    (B, k) -> (B,); the softplus form keeps float32's relative accuracy on small losses.
+    """
+    return neg_log_share(z, positive, mask & ~positive)
 
 
 def _scores(g: Group, cfg: AMPOConfig) -> Tensor:

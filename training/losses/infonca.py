@@ -4,9 +4,11 @@ Chen et al. 2024, "Noise Contrastive Alignment of Language Models with Explicit 
 (arXiv 2402.05369); PAPER.md section 4. Model rewards u_i = beta log pi(y_i|x) / pi_ref(y_i|x),
 target labels q = softmax(r / temperature) over the valid responses, and
 
-    L = -sum_i q_i log softmax(u)_i.
+    L = -sum_i q_i log softmax(u)_i,   -log softmax(u)_i = softplus(lse_{j != i} u_j - u_i),
 
-With one-hot labels on a single positive and k = 2 this is DPO (the paper's reduction).
+the second form (`reductions.neg_log_share`) keeping float32's relative accuracy when the
+loss is small (u - logsumexp(u) cancels as softmax(u)_i -> 1). With one-hot labels on a single
+positive and k = 2 this is DPO (the paper's reduction).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import Tensor
 
 from training.losses.config import LossConfig
 from training.losses.inputs import finish, prepare_inputs
-from training.losses.reductions import masked_logsumexp, preference_metrics
+from training.losses.reductions import neg_log_share, preference_metrics
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ def soft_labels(
     return torch.softmax((rewards / temperature).masked_fill(~mask, float("-inf")), dim=-1)
 
 
+def neg_log_softmax(u: Tensor, mask: Tensor) -> Tensor:
+    """-log softmax(u)_i over the valid responses = softplus(lse_{j valid, j != i} u_j - u_i).
+
+    u, mask: (B, k) -> (B, k); finite on padded slots too (their own term against the valid
+    ones), which the labels q (0 there) drop.
+    """
+    eye = torch.eye(u.shape[-1], dtype=torch.bool, device=u.device)  # (k, k)
+    return neg_log_share(u[:, None, :], eye, mask[:, None, :] & ~eye)  # (B, k)
+
+
 def infonca(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg=InfoNCAConfig()):
     """InfoNCA (Chen et al. 2024): L = -sum_i q_i log softmax(beta log pi/pi_ref)_i.
 
@@ -81,6 +93,5 @@ def infonca(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg=InfoN
     )
     u = cfg.beta * g.log_ratio  # (B, k)
     q = soft_labels(g.rewards, g.positive, g.mask, cfg.temperature, u.dtype)  # (B, k)
-    log_p = u - masked_logsumexp(u, g.mask)[:, None]  # (B, k), finite on padding, q = 0 there
-    loss = -(q * log_p).sum(-1)  # (B,)
+    loss = (q * neg_log_softmax(u, g.mask)).sum(-1)  # (B,)
     return finish(g, loss, preference_metrics(u, g))

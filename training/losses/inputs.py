@@ -8,12 +8,15 @@ Every loss in the registry takes the same tensors (DESIGN.md, "Two registries"):
     rewards      (B, k)  reward-model scores r_i
     mask         (B, k)  bool; False marks padding of a ragged group (None: no padding)
     positive     (B, k)  bool, the preferred response(s); or (B,) int, the index of the one positive
+                         (ignored on rows whose mask is all False)
 
-A pairwise loss is the k = 2 case. Tensors a loss does not read (see `LossConfig.uses_*`) may be
-None. A row whose mask is all False is padding of the batch: its loss is exactly 0 and it sends
-no gradient. Every other row needs >= 1 positive and >= 1 negative (a valid, non-positive
-response). Inputs are validated once, by `prepare_inputs`, with a ValueError naming the loss,
-the field and the first bad row.
+A pairwise loss is the k = 2 case; B = 0 (an empty batch) is allowed. Tensors a loss does not
+read (see `LossConfig.uses_*`) may be None; the others hold real numbers of any float or integer
+dtype (policy_logps: floating point, it carries the gradient). A row whose mask is all False is
+padding of the batch: its loss is exactly 0 and it sends no gradient. Every other row needs
+>= 1 positive and >= 1 negative (a valid, non-positive response). Inputs are validated once, by
+`prepare_inputs`, with a ValueError naming the loss, the field and the first bad row (or, for a
+wrong type, dtype or shape, the field and what it got).
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ def positive_mask(positive: Tensor, k: int) -> Tensor:
     return torch.nn.functional.one_hot(positive.long(), k).bool()
 
 
+def _describe(x) -> str:
+    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
 def _check_shape(loss: str, name: str, x: Tensor, shape: torch.Size) -> None:
     if not isinstance(x, Tensor):
         raise ValueError(f"{loss}: {name} must be a torch.Tensor, got {type(x).__name__}")
@@ -74,32 +81,51 @@ def _check_shape(loss: str, name: str, x: Tensor, shape: torch.Size) -> None:
 
 
 def _optional(loss: str, name: str, x: Tensor | None, shape: torch.Size, needed: bool):
+    """A (B, k) tensor of real numbers (any float or integer dtype), or None where allowed."""
     if x is None:
         if needed:
             raise ValueError(f"{loss}: {name} is required by this loss (and its config)")
         return None
     _check_shape(loss, name, x, shape)
+    if x.dtype == torch.bool or x.dtype.is_complex:
+        raise ValueError(f"{loss}: {name} must hold real numbers, got {x.dtype}")
     return x
 
 
-def _as_positive_mask(loss: str, positive: Tensor, shape: torch.Size) -> Tensor:
+def _as_positive_mask(loss: str, positive: Tensor, mask: Tensor) -> Tensor:
+    """The `positive` input as a (B, k) bool mask. An integer index (B,) is ignored on the
+    empty rows of `mask` (padding of the batch: any value, e.g. -1, is accepted there) and
+    must lie in [0, k) on every other row."""
+    shape = mask.shape
     if not isinstance(positive, Tensor):
-        raise ValueError(f"{loss}: positive must be a torch.Tensor")
+        raise ValueError(f"{loss}: positive must be a torch.Tensor, got {type(positive).__name__}")
     if positive.dtype == torch.bool:
         _check_shape(loss, "positive", positive, shape)
         return positive
-    if positive.dtype.is_floating_point or positive.shape != shape[:1]:
+    if positive.dtype.is_floating_point or positive.dtype.is_complex:
         raise ValueError(
             f"{loss}: positive must be a bool mask of shape {tuple(shape)} or an integer "
-            f"index of shape {tuple(shape[:1])}; got {positive.dtype} {tuple(positive.shape)}"
+            f"index of shape {tuple(shape[:1])}; got {_describe(positive)}"
         )
-    out_of_range = (positive < 0) | (positive >= shape[1])
+    if positive.shape == shape:
+        raise ValueError(
+            f"{loss}: positive: a mask of shape {tuple(shape)} must be bool, got "
+            f"{positive.dtype} (an integer positive is the index of shape {tuple(shape[:1])})"
+        )
+    if positive.shape != shape[:1]:
+        raise ValueError(
+            f"{loss}: positive: an integer index must have shape {tuple(shape[:1])}, got "
+            f"{tuple(positive.shape)}"
+        )
+    valid = mask.any(-1)  # (B,)
+    out_of_range = valid & ((positive < 0) | (positive >= shape[1]))
     if out_of_range.any():
         row = int(torch.nonzero(out_of_range)[0, 0])
         raise ValueError(
             f"{loss}: positive: row {row}: index {int(positive[row])} is outside [0, {shape[1]})"
         )
-    return positive_mask(positive, shape[1])
+    index = torch.where(valid, positive.long(), 0)  # (B,), any in-range value on empty rows
+    return positive_mask(index, shape[1]) & valid[:, None]
 
 
 def _raise_first_bad_row(loss: str, checks: list[tuple[str, Tensor, str]]) -> None:
@@ -130,7 +156,10 @@ def prepare_inputs(
 
     # -- shapes and dtypes ----------------------------------------------------------------
     if not isinstance(policy_logps, Tensor) or not policy_logps.dtype.is_floating_point:
-        raise ValueError(f"{loss}: policy_logps must be a floating-point torch.Tensor")
+        raise ValueError(
+            f"{loss}: policy_logps must be a floating-point torch.Tensor (it carries the "
+            f"gradient), got {_describe(policy_logps)}"
+        )
     if policy_logps.dim() != 2 or policy_logps.shape[1] < 2:
         raise ValueError(
             f"{loss}: policy_logps must have shape (B, k) with k >= 2, "
@@ -142,7 +171,7 @@ def prepare_inputs(
     _check_shape(loss, "mask", mask, shape)
     if mask.dtype != torch.bool:
         raise ValueError(f"{loss}: mask must be a bool tensor, got {mask.dtype}")
-    positive = _as_positive_mask(loss, positive, shape)
+    positive = _as_positive_mask(loss, positive, mask)
     ref_logps = _optional(loss, "ref_logps", ref_logps, shape, cfg.uses_reference)
     lengths = _optional(loss, "lengths", lengths, shape, cfg.uses_lengths)
     rewards = _optional(loss, "rewards", rewards, shape, cfg.uses_rewards)

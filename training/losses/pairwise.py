@@ -10,7 +10,10 @@ when k = 2. DPO, cDPO and MMPO are one soft Bradley-Terry cross-entropy
 
     l(h) = -t log sigma(beta h) - (1 - t) log sigma(-beta h)
 
-with target t = 1 (DPO), t = 1 - eps (cDPO) and t = sigma(gamma_bt (r_w - r_l)) (MMPO).
+with target t = 1 (DPO), t = 1 - eps (cDPO) and t = sigma(gamma_bt (r_w - r_l)) (MMPO). Every
+term is a product of nonnegative factors, so nothing cancels; the target's complement 1 - t is
+passed in, computed without cancellation (eps, sigma(-gamma_bt (r_w - r_l))), since 1 - t in
+float32 is 0 for any t above 1 - 3e-8 and the (1 - t) term can be most of a small loss.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from training.losses.inputs import finish, prepare_inputs
 from training.losses.reductions import pair_differences, pair_mean, preference_metrics
 
 
-def soft_bradley_terry_nll(z: Tensor, target: Tensor | float) -> Tensor:
+def soft_bradley_terry_nll(z: Tensor, target: Tensor | float, complement: Tensor | float) -> Tensor:
     """-t log sigma(z) - (1 - t) log sigma(-z), in logsigmoid form (no overflow for |z| >> 1).
 
     The cross-entropy between the target preference probability t and the Bradley-Terry model
-    sigma(z). t = 1 gives -log sigma(z) exactly (the second term is multiplied by 0.0).
+    sigma(z); `complement` is 1 - t, given by the caller in a form that keeps its relative
+    accuracy when t is near 1. t = 1, complement 0 gives -log sigma(z) exactly.
     """
-    return -(target * F.logsigmoid(z) + (1 - target) * F.logsigmoid(-z))
+    return -(target * F.logsigmoid(z) + complement * F.logsigmoid(-z))
 
 
 # -- DPO ------------------------------------------------------------------------------------
@@ -101,8 +105,8 @@ def cdpo(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg=CDPOConf
     """
     g = prepare_inputs(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg, CDPOConfig)
     u = cfg.beta * g.log_ratio  # (B, k)
-    target = 1.0 - cfg.label_smoothing
-    loss = pair_mean(soft_bradley_terry_nll(pair_differences(u), target), g)
+    eps = cfg.label_smoothing
+    loss = pair_mean(soft_bradley_terry_nll(pair_differences(u), 1.0 - eps, eps), g)
     return finish(g, loss, preference_metrics(u, g))
 
 
@@ -197,8 +201,10 @@ def mmpo(policy_logps, ref_logps, lengths, rewards, mask, positive, cfg=MMPOConf
     u = cfg.beta * g.log_ratio  # (B, k)
     if cfg.gamma_bt is None:
         target = torch.ones_like(u)[:, :, None].expand(-1, -1, u.shape[1])  # (B, k, k)
+        complement = torch.zeros_like(target)
     else:
-        target = torch.sigmoid(cfg.gamma_bt * pair_differences(g.rewards))  # (B, k, k)
-    loss = pair_mean(soft_bradley_terry_nll(pair_differences(u), target), g)
+        logit = cfg.gamma_bt * pair_differences(g.rewards)  # (B, k, k)
+        target, complement = torch.sigmoid(logit), torch.sigmoid(-logit)
+    loss = pair_mean(soft_bradley_terry_nll(pair_differences(u), target, complement), g)
     metrics = preference_metrics(u, g) | {"mmpo/target": pair_mean(target, g)}
     return finish(g, loss, metrics)

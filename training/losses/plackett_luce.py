@@ -6,8 +6,10 @@ decreasing reward (ties by position in the group). With implicit rewards
 u_i = beta log pi(y_i|x) / pi_ref(y_i|x), the negative log-likelihood of that ranking under the
 Plackett-Luce model (Plackett 1975; used by PRO, Song et al. 2024, and LiPO, Liu et al. 2024) is
 
-    L = sum_{t=1}^{n-1} [ log sum_{s >= t} exp(u_{pi(s)}) - u_{pi(t)} ].
+    L = sum_{t=1}^{n-1} [ log sum_{s >= t} exp(u_{pi(s)}) - u_{pi(t)} ],
 
+each term computed as softplus(log sum_{s > t} exp(u_{pi(s)}) - u_{pi(t)}) (the same number,
+without the cancellation of the difference when the term is small; `reductions.neg_log_share`).
 For n = 2 it is -log sigma(u_w - u_l), i.e. DPO. The loss sums over positions (it is not
 averaged), which keeps that reduction exact.
 """
@@ -22,7 +24,7 @@ from torch import Tensor
 
 from training.losses.config import LossConfig
 from training.losses.inputs import finish, prepare_inputs
-from training.losses.reductions import preference_metrics
+from training.losses.reductions import neg_log_share, preference_metrics
 
 
 @dataclass(frozen=True)
@@ -59,19 +61,15 @@ def ranking_order(rewards: Tensor, positive: Tensor, mask: Tensor) -> Tensor:
 
 
 def plackett_luce_nll(u: Tensor, valid: Tensor) -> Tensor:
-    """sum_t [logsumexp_{s >= t, valid} u_s - u_t] over valid t with a valid successor.
+    """sum_t [logsumexp_{s >= t, valid} u_s - u_t] = sum_t softplus(lse_{s > t, valid} u_s - u_t).
 
-    u, valid: (B, k), already in ranking order with the valid entries first. -> (B,).
+    u, valid: (B, k), already in ranking order with the valid entries first. -> (B,). The last
+    valid position and the padded ones have no valid successor: their term is 0.
     """
     k = u.shape[-1]
-    later = torch.ones(k, k, dtype=torch.bool, device=u.device).triu()  # later[t, s] = s >= t
+    after = torch.ones(k, k, dtype=torch.bool, device=u.device).triu(1)  # after[t, s] = s > t
     eye = torch.eye(k, dtype=torch.bool, device=u.device)
-    # every set holds t itself, so padded positions see a finite logsumexp (and are dropped)
-    in_set = (later & valid[:, None, :]) | eye  # (B, k, k)
-    lse = torch.logsumexp(u[:, None, :].masked_fill(~in_set, float("-inf")), dim=-1)  # (B, k)
-    has_next = torch.zeros_like(valid)
-    has_next[:, :-1] = valid[:, 1:]
-    return torch.where(has_next, lse - u, torch.zeros_like(u)).sum(-1)
+    return neg_log_share(u[:, None, :], eye, after & valid[:, None, :]).sum(-1)
 
 
 def plackett_luce(
