@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .arrays import array_namespace, device, gather, gather_rows, one_hot
 
-# Conditional gains are clipped here so a numerically singular kernel never divides by zero.
+# Conditional gains are clipped here (or at the dtype's smallest normal number, if larger) so a
+# numerically singular kernel never divides by zero.
 MIN_GAIN = 1e-300
 
 
@@ -26,12 +27,13 @@ def greedy_map(kernel, candidates, m: int):
     chol = []  # list of (B, N) columns of the partial Cholesky factor
     taken = xp.zeros(gain.shape, dtype=xp.bool, device=device(kernel))
     picked = []
+    min_gain = max(MIN_GAIN, float(xp.finfo(kernel.dtype).smallest_normal))  # float32: 1.2e-38
     for _ in range(m):
         score = xp.where(candidates & ~taken, gain, xp.full_like(gain, -xp.inf))
         j = xp.argmax(score, axis=1)  # (B,)
         picked.append(j)
         taken = taken | one_hot(j, n)
-        d_j = xp.sqrt(xp.clip(gather(gain, j[:, None])[:, 0], min=MIN_GAIN))  # (B,)
+        d_j = xp.sqrt(xp.clip(gather(gain, j[:, None])[:, 0], min=min_gain))  # (B,)
         e = gather_rows(kernel, j)  # (B, N)
         for col in chol:
             e = e - gather(col, j[:, None]) * col

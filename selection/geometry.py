@@ -54,16 +54,17 @@ class Geometry:
     magnitude: object  # (B,) mean squared norm the Gram identity worked on, in units**2
     sq: object  # (B, N) squared norms of the raw embeddings, non-finite wherever an embedding is
 
-    def squared_in_units(self, length: float):
-        """(B,) (length / 2**exponent)**2 in the distances' dtype and device, clipped to
-        [smallest normal, max / 4] of that dtype."""
+    def squared_in_units(self, length: float, dtype=None):
+        """(B,) (length / 2**exponent)**2 on the distances' device, in `dtype` (default: the
+        distances' dtype), clipped to [smallest normal, max / 4] of that dtype."""
         xp = array_namespace(self.sqdist)
-        info = xp.finfo(self.sqdist.dtype)
+        dtype = self.sqdist.dtype if dtype is None else dtype
+        info = xp.finfo(dtype)
         with np.errstate(over="ignore", under="ignore"):
             unit = np.ldexp(float(length), -self.exponent)  # (B,) float64
             # headroom: the DPP kernel divides by 2 h^2
             squared = np.clip(unit * unit, float(info.smallest_normal), float(info.max) / 4)
-        return xp.asarray(squared, dtype=self.sqdist.dtype, device=device(self.sqdist))
+        return xp.asarray(squared, dtype=dtype, device=device(self.sqdist))
 
 
 def work_dtype(embeddings):
@@ -121,6 +122,11 @@ def squared_distances(embeddings, mask) -> Geometry:
     embeddings: (B, N, d) real (integers work in float64, half precision in float32);
     mask: (B, N) bool, padding rows are ignored and get distance 0.
     """
+    with np.errstate(all="ignore"):  # overflow is detected and redone; bad input reported later
+        return _squared_distances(embeddings, mask)
+
+
+def _squared_distances(embeddings, mask) -> Geometry:
     xp = array_namespace(embeddings)
     work = work_dtype(embeddings)
     nbytes = 8 if work == xp.float64 else 4
@@ -144,9 +150,8 @@ def squared_distances(embeddings, mask) -> Geometry:
         again = _floor_log2(_largest_abs(c))
         c = _divide_by_power_of_two(c, again)
         d2, spread, _, sq = _distances_from_gram(c, mask)
-        with np.errstate(over="ignore", under="ignore", divide="ignore"):
-            # in the new unit a flat pool's magnitude may exceed the range: inf, still flat
-            magnitude = _divide_by_power_of_two(magnitude, 2 * again)
+        # in the new unit a flat pool's magnitude may exceed the range: inf, still flat
+        magnitude = _divide_by_power_of_two(magnitude, 2 * again)
         shift = shift + again
     # Final unit: a power of two near the largest norm the last Gram product saw.
     unit = _floor_log2(xp.max(sq, axis=1)) // 2  # (B,)

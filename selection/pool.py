@@ -53,8 +53,7 @@ class Pool:
         collapsed = xp.zeros(r.shape[:1], dtype=xp.int64, device=device(r))
         geometry = None
         if embeddings is not None:
-            with np.errstate(all="ignore"):  # non-finite input is reported just below
-                geometry = squared_distances(embeddings, mask)
+            geometry = squared_distances(embeddings, mask)  # non-finite input: reported below
             check_finite_embeddings(embeddings, geometry.sq, mask, row_offset)
             mask, collapsed = resolve_duplicates(geometry, r, mask, k, duplicates, row_offset)
         r = xp.where(mask, r, xp.zeros_like(r))
@@ -97,9 +96,9 @@ class Pool:
         of each pool's scale."""
         return self.xp.sqrt(self.sqdist)
 
-    def squared_in_units(self, length: float):
-        """(B,) an absolute length, squared, in the units of `sqdist`."""
-        return self.geometry.squared_in_units(length)
+    def squared_in_units(self, length: float, dtype=None):
+        """(B,) an absolute length, squared, in the units of `sqdist` (selection.geometry)."""
+        return self.geometry.squared_in_units(length, dtype)
 
     def uniform(self, stream: int, n: int):
         """(B, n) float64 uniforms in (0, 1] on the pool's device, keyed per prompt."""

@@ -186,16 +186,15 @@ def check_arrays(rewards, embeddings, mask):
     """One array library and one device for rewards, embeddings and mask; their namespace."""
     given = {"rewards": rewards, "embeddings": embeddings, "mask": mask}
     given = {name: a for name, a in given.items() if a is not None}
-    for name, a in given.items():
-        check_array(a, name)
-    try:
-        xp = array_namespace(*given.values())
-    except TypeError as err:
-        raise SelectionInputError(
-            "rewards, embeddings and mask must come from one array library (all numpy or all "
-            f"torch): {err}",
-            field=next(name for name in given if name != "rewards"),
-        ) from None
+    spaces = {name: check_array(a, name) for name, a in given.items()}
+    xp = spaces["rewards"]
+    for name, space in spaces.items():
+        if space is not xp:
+            raise SelectionInputError(
+                f"rewards, embeddings and mask must come from one array library: {name} is "
+                f"{type(given[name]).__name__}, rewards {type(rewards).__name__}",
+                field=name,
+            )
     where = device(rewards)
     for name, a in given.items():
         if device(a) != where:

@@ -41,7 +41,7 @@ class DPPOptions:
 def dpp(pool, k, options):
     xp = pool.xp
     candidates = pool.without_best()
-    d2 = pool.sqdist  # (B, N, N)
+    d2 = xp.astype(pool.sqdist, xp.float64)  # (B, N, N); late greedy gains are rounding-level
     if options.bandwidth is None:
         pair = candidates[:, :, None] & candidates[:, None, :]
         n = xp.sum(xp.astype(candidates, d2.dtype), axis=1)
@@ -49,7 +49,7 @@ def dpp(pool, k, options):
         h2 = xp.sum(xp.where(pair, d2, xp.zeros_like(d2)), axis=(1, 2)) / pairs  # (B,)
         h2 = xp.where(h2 > 0, h2, xp.ones_like(h2))
     else:
-        h2 = pool.squared_in_units(options.bandwidth)  # distances are in the pool's units
+        h2 = pool.squared_in_units(options.bandwidth, d2.dtype)  # in the pool's units
     similarity = xp.exp(-d2 / (2.0 * h2[:, None, None]))  # (B, N, N)
     weights = xp.astype(coverage_weights(pool.rewards, candidates, options.temperature), d2.dtype)
     quality = xp.sqrt(weights)  # (B, N)

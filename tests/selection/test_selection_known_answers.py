@@ -95,3 +95,16 @@ def test_dpp_low_temperature_is_bottom_k():
 def test_all_of_a_pool_when_k_equals_n():
     for name in ("top_k", "ampo_bottomk", "ampo_coreset", "ampo_optselect", "kcenter", "dpp"):
         assert sorted(run(name, 6)) == [0, 1, 2, 3, 4, 5], name
+
+
+def test_ampo_optselect_uses_euclidean_not_squared_distances():
+    # A_ij = |x_i - x_j|, not its square (PAPER.md section 1). Pool: the positive (r 1) at
+    # x = 6, then x = 0, 1, 2, 3, 12 (idx 1..5) all with reward 0, so every client weighs
+    # w = exp(rbar - 0) = 1 after normalisation. k = 2: one medoid, the weighted 1-median.
+    # Euclidean costs: x=0: 1+2+3+12 = 18; x=1: 1+1+2+11 = 15; x=2: 2+1+1+10 = 14;
+    #                  x=3: 3+2+1+9 = 15; x=12: 12+11+10+9 = 42  -> x = 2 (idx 3).
+    # Squared costs:   x=0: 1+4+9+144 = 158; x=1: 1+1+4+121 = 127; x=2: 4+1+1+100 = 106;
+    #                  x=3: 9+4+1+81 = 95; x=12: 446             -> x = 3 (idx 4).
+    x = np.array([6.0, 0.0, 1.0, 2.0, 3.0, 12.0])[None, :, None]
+    r = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    assert select("ampo_optselect", r, x, 2).indices[0].tolist() == [0, 3]
