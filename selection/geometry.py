@@ -20,8 +20,9 @@ recomputed from embeddings divided per pool by a power of two near their largest
 Translation. The cancellation error of the identity is relative to the pool's mean squared norm
 (its "magnitude"), not to its spread around its own mean; when the magnitude exceeds MAX_OFFSET
 times the spread (embeddings far from the origin relative to their spread, e.g. after a
-translation), the chunk is recomputed from per-pool centred embeddings, themselves divided by a
-power of two near their largest |e|, so results stay invariant to translating the embeddings.
+translation), the chunk is recomputed from per-pool centred embeddings, so results stay
+invariant to translating the embeddings. (Centred coordinates, when not 0, are at least one
+rounding unit of the largest |e|, so their products stay in the normal range.)
 
 Distances are computed in the embeddings' working precision: float64 for float64 and integer
 embeddings, float32 for other floating dtypes (half precision is upcast).
@@ -147,13 +148,9 @@ def _squared_distances(embeddings, mask) -> Geometry:
         n = xp.sum(xp.astype(mask, work), axis=1)  # (B,)
         mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
         c = xp.where(mask[:, :, None], e - mean[:, None, :], xp.zeros_like(e))  # centred
-        again = _floor_log2(_largest_abs(c))
-        c = _divide_by_power_of_two(c, again)
         d2, spread, _, sq = _distances_from_gram(c, mask)
-        # in the new unit a flat pool's magnitude may exceed the range: inf, still flat
-        magnitude = _divide_by_power_of_two(magnitude, 2 * again)
-        shift = shift + again
-    # Final unit: a power of two near the largest norm the last Gram product saw.
+    # The unit: a power of two near the largest norm the last Gram product saw (of the centred
+    # embeddings if recentred; a flat pool's magnitude may then exceed the range: inf, still flat).
     unit = _floor_log2(xp.max(sq, axis=1)) // 2  # (B,)
     if unit.any():
         d2 = _divide_by_power_of_two(d2, 2 * unit)

@@ -117,6 +117,24 @@ def test_an_all_identical_pool_collapses_to_one_response():
         select("ampo_optselect", rewards, embeddings, 2, duplicates="error")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_pool_identical_up_to_rounding_noise_is_flat(dtype):
+    """Embeddings equal to one vector up to noise of 1e-12 (float64) or 1e-9 (float32) of its
+    size differ by rounding only: the pool is flat (its spread is below DUPLICATE_RTOL of its
+    magnitude) and collapses to its best response, although no single squared distance is
+    small next to that spread (itself noise). Guards against: deciding duplicates from pair
+    distances alone, which keeps rounding noise as distinct responses."""
+    g = np.random.default_rng(5)
+    noise = 1e-12 if dtype == np.float64 else 1e-9
+    base = g.normal(size=(1, 1, 64)) * 10
+    e = (base + noise * 10 * g.normal(size=(1, 6, 64))).astype(dtype)
+    r = np.array([[0.0, 3.0, 1.0, 2.0, 5.0, 4.0]])
+    with pytest.raises(SelectionInputError, match=r"prompt 0: k=2 exceeds the 1 distinct"):
+        select("kcenter", r, e, 2)
+    with pytest.raises(SelectionInputError, match=r"prompt 0: all 6 embeddings are identical"):
+        select("kcenter", r, e, 2, duplicates="error")
+
+
 def test_too_few_distinct_responses_names_the_counts():
     # Prompt 0: 6 responses, 3 of them copies of others -> 3 distinct; k = 4 is too many.
     rewards = np.array([[6.0, 5.0, 4.0, 3.0, 2.0, 1.0]])

@@ -61,6 +61,18 @@ def test_ampo_coreset(init):
     assert run("ampo_coreset", 3, init=init) == [0, 3, 1]
 
 
+def test_ampo_coreset_three_islands():
+    # x = 0 (the best, r 10), then islands {2, 3}, {10, 11}, {20, 21} with rewards 1..6; k = 4.
+    # maximin seeding from the lowest reward, x = 2 (idx 1): the farthest is x = 21 (idx 6);
+    # then the farthest from {2, 21}: x = 11 (idx 4; distance 9, vs 8 for x = 10, 1 for 3, 20).
+    # Each point's nearest centre is its island's, so Lloyd stops at once; the lowest reward
+    # per island: idx 1 (r 1), idx 3 (r 3), idx 5 (r 5).
+    x = np.array([0.0, 2.0, 3.0, 10.0, 11.0, 20.0, 21.0])[None, :, None]
+    r = np.array([[10.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    sel = select("ampo_coreset", r, x, 4, init="maximin")
+    assert sel.indices[0].tolist() == [0, 1, 3, 5]
+
+
 def test_ampo_optselect():
     # Weights w ∝ exp(-r): w1 = e^-3 = .0498, w2 = e^-4 = .0183, w3 = 1, w4 = e^-1 = .368,
     # w5 = e^-2 = .135. Left medoid x=1: cost .0183 * 2 = .037 (x=3 instead: .0498 * 2 = .100).
