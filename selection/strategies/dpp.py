@@ -41,7 +41,7 @@ class DPPOptions:
 def dpp(pool, k, options):
     xp = pool.xp
     candidates = pool.without_best()
-    d2 = xp.astype(pool.sqdist, xp.float64)  # (B, N, N); late greedy gains are rounding-level
+    d2 = pool.sqdist  # (B, N, N)
     if options.bandwidth is None:
         pair = candidates[:, :, None] & candidates[:, None, :]
         n = xp.sum(xp.astype(candidates, d2.dtype), axis=1)
