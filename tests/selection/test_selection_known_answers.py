@@ -120,3 +120,17 @@ def test_ampo_optselect_uses_euclidean_not_squared_distances():
     x = np.array([6.0, 0.0, 1.0, 2.0, 3.0, 12.0])[None, :, None]
     r = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
     assert select("ampo_optselect", r, x, 2).indices[0].tolist() == [0, 3]
+
+
+@pytest.mark.parametrize(("scale", "tau"), [(1.0, 1e-300), (1e307, 1.0), (1e307, 1e-300)])
+@pytest.mark.parametrize("name", ["ampo_optselect", "dpp"])
+def test_extreme_rewards_and_temperatures_reach_the_bottom_limit(name, scale, tau):
+    # (r_i - min r) / tau beyond the float range: every weight but the lowest reward's is 0
+    # (w = exp((min r - r_i) / tau), no rbar to overflow and no inf - inf). With one negative
+    # (k = 2) OptSelect covers that client at cost 0 by choosing it, and the DPP's only
+    # non-zero quality is its: both give the best and the worst response.
+    g = np.random.default_rng(3)
+    r = g.normal(size=(4, 32)) * scale
+    e = g.normal(size=(4, 32, 5))
+    got = select(name, r, e, 2, temperature=tau).indices
+    np.testing.assert_array_equal(got, select("best_worst", r, e, 2).indices)
