@@ -9,9 +9,10 @@ after which clustering, medoids, farthest-first and DPP kernels cost O(N^2) per 
 of d.
 
 Scale. Distances come back in units of the pool's own scale, a power of two 2**exponent near its
-largest embedding norm, so every rule is invariant to scaling a pool by any c > 0: dividing by a
-power of two is exact, and every rule compares distances only with each other (options holding
-an absolute length, the DPP bandwidth, are converted with `Geometry.squared_in_units`). The Gram
+largest embedding norm (its largest centred norm, if recentred), so every rule is invariant to
+scaling a pool by any c > 0: dividing by a power of two is exact, and every rule compares
+distances only with each other (options holding an absolute length, the DPP bandwidth, are
+converted with `Geometry.squared_in_units`). The Gram
 product runs on the embeddings as given while the pool's largest squared norm lies in
 [2**-SAFE_EXPONENT, 2**SAFE_EXPONENT] (no product overflows; none that matters is subnormal); a
 chunk holding a pool outside that range (e.g. embeddings scaled by 1e-200 or 1e160) is
@@ -149,8 +150,8 @@ def _squared_distances(embeddings, mask) -> Geometry:
         mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
         c = xp.where(mask[:, :, None], e - mean[:, None, :], xp.zeros_like(e))  # centred
         d2, spread, _, sq = _distances_from_gram(c, mask)
-    # The unit: a power of two near the largest norm the last Gram product saw (of the centred
-    # embeddings if recentred; a flat pool's magnitude may then exceed the range: inf, still flat).
+    # The unit: a power of two near the largest norm the last Gram product saw (that of the
+    # centred embeddings if recentred).
     unit = _floor_log2(xp.max(sq, axis=1)) // 2  # (B,)
     if unit.any():
         d2 = _divide_by_power_of_two(d2, 2 * unit)
