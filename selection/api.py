@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .arrays import device, gather
+from .arrays import device, gather, is_torch_array
 from .duplicates import COLLAPSE, MODES
 from .pool import Pool
 from .registry import get_strategy
@@ -51,6 +51,13 @@ class Selection:
     def positive_index(self):
         """(B,) pool index of each prompt's positive."""
         return gather(self.indices, self.positive[:, None])[:, 0]
+
+
+def _rows(xp, x, start: int, stop: int):
+    """Rows start:stop of x as an array (a memory map's rows are read; tensors are detached:
+    selection is not differentiable)."""
+    part = x[start:stop, ...]
+    return xp.asarray(part.detach() if is_torch_array(part) else part)
 
 
 def select(
@@ -100,9 +107,9 @@ def select(
     for start in tqdm(starts, desc=f"select {strategy}", unit="chunk", disable=not show):
         stop = min(start + chunk_size, n_rows)
         pool = Pool.build(
-            xp.asarray(rewards[start:stop, ...]),
-            None if geometry is None else xp.asarray(geometry[start:stop, ...]),
-            None if mask is None else xp.asarray(mask[start:stop, ...]),
+            _rows(xp, rewards, start, stop),
+            None if geometry is None else _rows(xp, geometry, start, stop),
+            None if mask is None else _rows(xp, mask, start, stop),
             k,
             keys=keys[start:stop],
             seed=seed,

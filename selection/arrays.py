@@ -16,6 +16,7 @@ __all__ = [
     "device",
     "gather",
     "gather_rows",
+    "is_torch_array",
     "masked_argsort",
     "matmul",
     "one_hot",

@@ -3,6 +3,7 @@ every well-formed one of another accepted kind (numpy scalars, integer arrays, r
 maps) selects exactly what its plain counterpart does."""
 
 import dataclasses
+import warnings
 
 import array_api_strict as xps
 import numpy as np
@@ -280,3 +281,26 @@ def test_select_one_inputs(call, field, match):
     with pytest.raises(SelectionInputError, match=match) as info:
         call()
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_valid_inputs_of_other_kinds_select_alike(name):
+    """Integer and float16 rewards, tensors that require grad, bfloat16 embeddings, an explicit
+    all-True mask and the smallest pool (N = k = 2) are valid: no warning, the plain answer."""
+    k = get_strategy(name).group_size or 3
+    ref = select(name, R, E, k).indices
+    ints = np.round(R * 100).astype(np.int64)  # same order as R
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(select(name, ints, E, k).indices, ref)
+        np.testing.assert_array_equal(
+            select(name, R, E, k, mask=np.ones((3, 6), bool)).indices, ref
+        )
+        r_t = torch.from_numpy(R).requires_grad_()
+        e_t = torch.from_numpy(E).requires_grad_()
+        np.testing.assert_array_equal(select(name, r_t, e_t, k).indices.numpy(), ref)
+        half = select(name, torch.from_numpy(R).half(), torch.from_numpy(E).bfloat16(), k)
+        assert half.indices.shape == (3, k)
+        two = select(name, R[:, :2], E[:, :2], 2)
+        for row, r in zip(two.indices.tolist(), R[:, :2], strict=True):
+            assert row == [int(np.argmax(r)), int(np.argmin(r))]
