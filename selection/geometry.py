@@ -78,22 +78,31 @@ def work_dtype(embeddings):
 
 
 def _distances_from_gram(e, mask):
-    """D2 (B, N, N), spread (B,), magnitude (B,) and squared norms (B, N) of zero-padded rows
-    e (B, N, d) through their Gram matrices."""
+    """Through the Gram matrices of zero-padded rows e (B, N, d): D2 (B, N, N), spread (B,) and
+    magnitude (B,) in units of 2**unit per pool, unit (B,) int64 host (a power of two near the
+    largest norm), and the squared norms (B, N) and their maximum (B,) host, as computed.
+
+    The unit is applied by scaling sq and 2 G by 4**-unit before forming D2: exact, and no pass
+    over (B, N, N) beyond the identity itself.
+    """
     xp = array_namespace(e)
     gram = matmul(e, xp.matrix_transpose(e))  # (B, N, N)
     size = gram.shape[1]
     eye = xp.eye(size, dtype=gram.dtype, device=device(gram))
     sq = xp.sum(gram * eye[None, :, :], axis=2)  # (B, N) squared norms
+    peak = to_numpy(xp.max(sq, axis=1))  # (B,) host
+    unit = _floor_log2(peak) // 2  # (B,)
+    inv = xp.asarray(np.ldexp(1.0, -2 * unit), dtype=gram.dtype, device=device(gram))  # 4**-unit
+    sq_u = sq * inv[:, None]
     m = xp.astype(mask, gram.dtype)
     n = xp.sum(m, axis=1)  # (B,)
-    magnitude = xp.sum(sq, axis=1) / n  # mean squared norm
-    offset = xp.sum(m[:, :, None] * gram * m[:, None, :], axis=(1, 2)) / (n * n)  # ||mean||^2
+    magnitude = xp.sum(sq_u, axis=1) / n  # mean squared norm
+    offset = xp.sum(m[:, :, None] * gram * m[:, None, :], axis=(1, 2)) * inv / (n * n)  # ||mean||^2
     spread = xp.clip(magnitude - offset, min=0.0)  # mean squared norm around the pool's mean
-    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
+    d2 = sq_u[:, :, None] + sq_u[:, None, :] - (2.0 * inv)[:, None, None] * gram
     pair = mask[:, :, None] & mask[:, None, :] & (eye == 0.0)  # (B, N, N)
     d2 = xp.where(pair, xp.clip(d2, min=0.0), xp.zeros_like(d2))
-    return d2, spread, magnitude, sq
+    return d2, spread, magnitude, unit, sq, peak
 
 
 def _floor_log2(x) -> np.ndarray:
@@ -135,26 +144,20 @@ def _squared_distances(embeddings, mask) -> Geometry:
     e = xp.astype(embeddings, work, copy=False)  # (B, N, d)
     if not bool(xp.all(mask)):  # padding rows may hold anything, NaN included
         e = xp.where(mask[:, :, None], e, xp.zeros_like(e))
-    d2, spread, magnitude, sq = _distances_from_gram(e, mask)
-    raw_sq = sq
+    d2, spread, magnitude, unit, raw_sq, peak = _distances_from_gram(e, mask)
     shift = np.zeros(e.shape[0], dtype=np.int64)  # e has been divided by 2**shift
-    peak = to_numpy(xp.max(sq, axis=1))  # (B,) the largest squared norm of each pool
     in_range = np.isfinite(peak) & (peak > 0)
     in_range &= np.abs(_floor_log2(peak)) <= SAFE_EXPONENT[nbytes]
     if not in_range.all():  # divide each pool by a power of two near its largest |e|
         shift = _floor_log2(_largest_abs(e))
         e = _divide_by_power_of_two(e, shift)
-        d2, spread, magnitude, sq = _distances_from_gram(e, mask)
+        d2, spread, magnitude, unit, _, _ = _distances_from_gram(e, mask)
     if bool(xp.any(magnitude > MAX_OFFSET[nbytes] * spread)):  # far from the origin: recentre
         n = xp.sum(xp.astype(mask, work), axis=1)  # (B,)
         mean = xp.sum(e, axis=1) / n[:, None]  # (B, d)
         c = xp.where(mask[:, :, None], e - mean[:, None, :], xp.zeros_like(e))  # centred
-        d2, spread, _, sq = _distances_from_gram(c, mask)
-    # The unit: a power of two near the largest norm the last Gram product saw (that of the
-    # centred embeddings if recentred).
-    unit = _floor_log2(xp.max(sq, axis=1)) // 2  # (B,)
-    if unit.any():
-        d2 = _divide_by_power_of_two(d2, 2 * unit)
-        spread = _divide_by_power_of_two(spread, 2 * unit)
-        magnitude = _divide_by_power_of_two(magnitude, 2 * unit)
+        # the unit now comes from the centred norms: magnitude follows it
+        d2, spread, _, again, _, _ = _distances_from_gram(c, mask)
+        magnitude = _divide_by_power_of_two(magnitude, 2 * (again - unit))
+        unit = again
     return Geometry(d2, shift + unit, spread, magnitude, raw_sq)
