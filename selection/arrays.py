@@ -6,6 +6,8 @@ Every selection rule in this package is written with these and the standard name
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from array_api_compat import array_namespace, device, is_torch_array, to_device
 
@@ -14,6 +16,7 @@ __all__ = [
     "device",
     "gather",
     "gather_rows",
+    "is_torch_array",
     "masked_argsort",
     "matmul",
     "one_hot",
@@ -26,12 +29,14 @@ def matmul(a, b):
 
     numpy's stacked matmul runs one small GEMM after another on one thread; for numpy input the
     product goes through torch's batched GEMM on the same memory (torch is a dependency), which
-    uses every core, and comes back as numpy.
+    uses every core, and comes back as numpy; read-only arrays (memory maps) are only read.
     """
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         import torch
 
-        return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+        with warnings.catch_warnings():  # read-only input (a memory map): torch only reads it
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
     return a @ b
 
 

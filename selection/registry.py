@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .validate import SelectionInputError, check_options, option_kinds
 
 
 @dataclass(frozen=True)
@@ -23,21 +24,18 @@ class Strategy:
     fn: Callable
     summary: str
     options: type = NoOptions
-    needs_embeddings: bool = False  # uses the pool geometry (and so rejects duplicates)
+    needs_embeddings: bool = False  # uses the pool geometry (and so collapses duplicates)
     uses_rng: bool = False  # draws random numbers (keyed per prompt by seed and key)
     keeps_best: bool = True  # the pool's highest-reward response is the positive
     group_size: int | None = None  # the only k it accepts, if fixed
 
+    def __post_init__(self):
+        option_kinds(self.options)  # every option has a kind `check_options` can check
+
     def make_options(self, **values):
-        """Build the options dataclass, naming the valid fields on a typo."""
-        fields = {f.name for f in dataclasses.fields(self.options)}
-        unknown = sorted(set(values) - fields)
-        if unknown:
-            valid = ", ".join(sorted(fields)) or "none"
-            raise ValueError(
-                f"strategy {self.name!r} has no option {unknown[0]!r} (its options: {valid})"
-            )
-        return self.options(**values)
+        """Build the options dataclass from values checked by kind against its annotations,
+        naming the valid fields on a typo."""
+        return self.options(**check_options(self.name, self.options, values))
 
 
 STRATEGIES: dict[str, Strategy] = {}
@@ -59,11 +57,11 @@ def get_strategy(name: str) -> Strategy:
     """The registered strategy `name`, or a ValueError listing the valid names."""
     from . import strategies  # noqa: F401  (registers every strategy)
 
-    try:
+    if isinstance(name, str) and name in STRATEGIES:
         return STRATEGIES[name]
-    except KeyError:
-        valid = ", ".join(sorted(STRATEGIES))
-        raise ValueError(f"unknown selection strategy {name!r}; choose one of: {valid}") from None
+    valid = ", ".join(sorted(STRATEGIES))
+    what = "unknown selection strategy" if isinstance(name, str) else "strategy must be a str, got"
+    raise SelectionInputError(f"{what} {name!r}; choose one of: {valid}", field="strategy")
 
 
 def strategy_names() -> list[str]:

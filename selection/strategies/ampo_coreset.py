@@ -15,6 +15,7 @@ from ..arrays import one_hot
 from ..group import lowest, with_positive
 from ..kmeans import kmeans
 from ..registry import register
+from ..validate import check_choice, check_int
 
 INITS = ("kmeans++", "maximin")
 
@@ -29,12 +30,9 @@ class CoresetOptions:
     max_iter: int = 300  # Lloyd iterations at most
 
     def __post_init__(self):
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.n_init < 1 or self.max_iter < 1:
-            raise ValueError(
-                f"n_init and max_iter must be >= 1, got {self.n_init}, {self.max_iter}"
-            )
+        check_choice(self.init, "init", INITS)
+        check_int(self.n_init, "n_init", 1)
+        check_int(self.max_iter, "max_iter", 1)
 
 
 @register(

@@ -18,6 +18,7 @@ from ..group import with_positive
 from ..kmedoids import kmedoids
 from ..objective import coverage_weights
 from ..registry import register
+from ..validate import check_int, check_positive
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,8 @@ class OptSelectOptions:
     max_swaps: int = 100  # local-search iterations at most
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.max_swaps < 0:
-            raise ValueError(f"max_swaps must be >= 0, got {self.max_swaps}")
+        check_positive(self.temperature, "temperature")
+        check_int(self.max_swaps, "max_swaps", 0)
 
 
 @register(

@@ -18,18 +18,18 @@ from ..dpp_map import greedy_map
 from ..group import with_positive
 from ..objective import coverage_weights
 from ..registry import register
+from ..validate import check_positive
 
 
 @dataclass(frozen=True)
 class DPPOptions:
     temperature: float = 1.0  # tau of the quality q_i^2 = exp((rbar - r_i) / tau)
-    bandwidth: float | None = None  # h of the Gaussian similarity; None: the pool's RMS distance
+    bandwidth: float | None = None  # h, in the embeddings' units; None: the pool's RMS distance
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.bandwidth is not None and not self.bandwidth > 0:
-            raise ValueError(f"bandwidth must be > 0 or None, got {self.bandwidth}")
+        check_positive(self.temperature, "temperature")
+        if self.bandwidth is not None:
+            check_positive(self.bandwidth, "bandwidth")
 
 
 @register(
@@ -49,7 +49,7 @@ def dpp(pool, k, options):
         h2 = xp.sum(xp.where(pair, d2, xp.zeros_like(d2)), axis=(1, 2)) / pairs  # (B,)
         h2 = xp.where(h2 > 0, h2, xp.ones_like(h2))
     else:
-        h2 = xp.full((d2.shape[0],), options.bandwidth**2, dtype=d2.dtype, device=pool.device)
+        h2 = pool.squared_in_units(options.bandwidth, d2.dtype)  # in the pool's units
     similarity = xp.exp(-d2 / (2.0 * h2[:, None, None]))  # (B, N, N)
     weights = xp.astype(coverage_weights(pool.rewards, candidates, options.temperature), d2.dtype)
     quality = xp.sqrt(weights)  # (B, N)

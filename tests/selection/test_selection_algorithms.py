@@ -19,11 +19,16 @@ from selection.kmedoids import greedy_build, kmedoids
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
 
+def _naive_sqdist(e):
+    """(B, N, N) squared distances by explicit differences (float64)."""
+    e = np.asarray(e, dtype=np.float64)
+    return ((e[:, :, None, :] - e[:, None, :, :]) ** 2).sum(axis=-1)
+
+
 def _geometry(seed, b, n, d):
     g = np.random.default_rng(seed)
     e = g.normal(size=(b, n, d)) + 3 * g.normal(size=(b, 4, d))[:, g.integers(0, 4, n)]
-    d2, *_ = squared_distances(e, np.ones((b, n), dtype=bool))
-    return e, d2, g
+    return e, _naive_sqdist(e), g
 
 
 @SETTINGS
@@ -215,15 +220,18 @@ def test_swap_limit_zero_returns_the_greedy_build():
 
 @pytest.mark.parametrize("offset", [0.0, 1.0, 1e3])
 def test_float32_distances_are_accurate_near_and_far_from_the_origin(offset):
-    """float32 squared distances stay within 1e-4 of float64 relative to the pool's spread, for
-    unit-norm embeddings and after a large translation (the recentred path).
-    Guards against: cancellation in ||a||^2 + ||b||^2 - 2<a, b> far from the origin."""
+    """float32 squared distances (converted back from the pool's unit 2**exponent) stay within
+    1e-4 of exact float64 differences relative to the pool's spread, for unit-norm embeddings and
+    after a large translation (the recentred path).
+    Guards against: cancellation in ||a||^2 + ||b||^2 - 2<a, b> far from the origin, and a
+    wrong unit of length."""
     g = np.random.default_rng(0)
     e = g.normal(size=(8, 32, 384))
     e /= np.linalg.norm(e, axis=2, keepdims=True)
     e = (e + offset).astype(np.float32)  # the reference sees the same rounded inputs
-    mask = np.ones((8, 32), dtype=bool)
-    ref, spread, *_ = squared_distances(e.astype(np.float64), mask)
-    got, *_ = squared_distances(e, mask)
-    assert got.dtype == np.float32
+    ref = _naive_sqdist(e)
+    spread = ((e - e.mean(axis=1, keepdims=True).astype(np.float64)) ** 2).sum(axis=2).mean(axis=1)
+    geo = squared_distances(e, np.ones((8, 32), dtype=bool))
+    assert geo.sqdist.dtype == np.float32
+    got = geo.sqdist * np.ldexp(1.0, 2 * geo.exponent)[:, None, None]
     assert np.abs(got - ref).max() <= 1e-4 * spread.min()

@@ -61,6 +61,18 @@ def test_ampo_coreset(init):
     assert run("ampo_coreset", 3, init=init) == [0, 3, 1]
 
 
+def test_ampo_coreset_three_islands():
+    # x = 0 (the best, r 10), then islands {2, 3}, {10, 11}, {20, 21} with rewards 1..6; k = 4.
+    # maximin seeding from the lowest reward, x = 2 (idx 1): the farthest is x = 21 (idx 6);
+    # then the farthest from {2, 21}: x = 11 (idx 4; distance 9, vs 8 for x = 10, 1 for 3, 20).
+    # Each point's nearest centre is its island's, so Lloyd stops at once; the lowest reward
+    # per island: idx 1 (r 1), idx 3 (r 3), idx 5 (r 5).
+    x = np.array([0.0, 2.0, 3.0, 10.0, 11.0, 20.0, 21.0])[None, :, None]
+    r = np.array([[10.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    sel = select("ampo_coreset", r, x, 4, init="maximin")
+    assert sel.indices[0].tolist() == [0, 1, 3, 5]
+
+
 def test_ampo_optselect():
     # Weights w ∝ exp(-r): w1 = e^-3 = .0498, w2 = e^-4 = .0183, w3 = 1, w4 = e^-1 = .368,
     # w5 = e^-2 = .135. Left medoid x=1: cost .0183 * 2 = .037 (x=3 instead: .0498 * 2 = .100).
@@ -95,3 +107,30 @@ def test_dpp_low_temperature_is_bottom_k():
 def test_all_of_a_pool_when_k_equals_n():
     for name in ("top_k", "ampo_bottomk", "ampo_coreset", "ampo_optselect", "kcenter", "dpp"):
         assert sorted(run(name, 6)) == [0, 1, 2, 3, 4, 5], name
+
+
+def test_ampo_optselect_uses_euclidean_not_squared_distances():
+    # A_ij = |x_i - x_j|, not its square (PAPER.md section 1). Pool: the positive (r 1) at
+    # x = 6, then x = 0, 1, 2, 3, 12 (idx 1..5) all with reward 0, so every client weighs
+    # w = exp(rbar - 0) = 1 after normalisation. k = 2: one medoid, the weighted 1-median.
+    # Euclidean costs: x=0: 1+2+3+12 = 18; x=1: 1+1+2+11 = 15; x=2: 2+1+1+10 = 14;
+    #                  x=3: 3+2+1+9 = 15; x=12: 12+11+10+9 = 42  -> x = 2 (idx 3).
+    # Squared costs:   x=0: 1+4+9+144 = 158; x=1: 1+1+4+121 = 127; x=2: 4+1+1+100 = 106;
+    #                  x=3: 9+4+1+81 = 95; x=12: 446             -> x = 3 (idx 4).
+    x = np.array([6.0, 0.0, 1.0, 2.0, 3.0, 12.0])[None, :, None]
+    r = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    assert select("ampo_optselect", r, x, 2).indices[0].tolist() == [0, 3]
+
+
+@pytest.mark.parametrize(("scale", "tau"), [(1.0, 1e-300), (1e307, 1.0), (1e307, 1e-300)])
+@pytest.mark.parametrize("name", ["ampo_optselect", "dpp"])
+def test_extreme_rewards_and_temperatures_reach_the_bottom_limit(name, scale, tau):
+    # (r_i - min r) / tau beyond the float range: every weight but the lowest reward's is 0
+    # (w = exp((min r - r_i) / tau), no rbar to overflow and no inf - inf). With one negative
+    # (k = 2) OptSelect covers that client at cost 0 by choosing it, and the DPP's only
+    # non-zero quality is its: both give the best and the worst response.
+    g = np.random.default_rng(3)
+    r = g.normal(size=(4, 32)) * scale
+    e = g.normal(size=(4, 32, 5))
+    got = select(name, r, e, 2, temperature=tau).indices
+    np.testing.assert_array_equal(got, select("best_worst", r, e, 2).indices)

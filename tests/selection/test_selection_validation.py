@@ -76,20 +76,34 @@ def test_mismatched_shapes():
 def test_zero_variance_embeddings():
     r, e = pool()
     e[2] = 0.7
-    raises(r"prompt 2: all 6 embeddings are identical \(zero variance\)", "ampo_coreset", r, e, 3)
+    raises(
+        r"prompt 2: all 6 embeddings are identical \(zero variance\)",
+        "ampo_coreset",
+        r,
+        e,
+        3,
+        duplicates="error",
+    )
 
 
 def test_duplicate_responses():
     r, e = pool()
     e[1, 4] = e[1, 2]
-    raises(r"prompt 1: responses 2 and 4 have identical embeddings", "ampo_optselect", r, e, 3)
+    raises(
+        r"prompt 1: responses 2 and 4 have identical embeddings",
+        "ampo_optselect",
+        r,
+        e,
+        3,
+        duplicates="error",
+    )
 
 
 def test_duplicates_in_float32_are_found_despite_rounding():
     r, e = pool(d=768)
     e = (e * 3 + 5).astype(np.float32)
     e[0, 5] = e[0, 1]
-    raises(r"prompt 0: responses 1 and 5 have identical", "kcenter", r, e, 3)
+    raises(r"prompt 0: responses 1 and 5 have identical", "kcenter", r, e, 3, duplicates="error")
 
 
 def test_near_duplicates_are_not_duplicates():
