@@ -48,8 +48,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "weights_sign_flipped",
         "selection/objective.py",
-        "z = (rbar - r) / temperature",
-        "z = (r - rbar) / temperature",
+        "z = (lowest - r) / temperature",
+        "z = (r - lowest) / temperature",
         "selection",
         "OptSelect weights exp((r - rbar)/tau): high reward weighs more",
     ),
@@ -136,8 +136,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "gram_identity_factor",
         "selection/geometry.py",
-        "d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram",
-        "d2 = sq[:, :, None] + sq[:, None, :] - gram",
+        "d2 = sq_u[:, :, None] + sq_u[:, None, :] - (2.0 * inv)[:, None, None] * gram",
+        "d2 = sq_u[:, :, None] + sq_u[:, None, :] - inv[:, None, None] * gram",
         "selection",
         "squared distances from the Gram matrix without the factor 2",
     ),
