@@ -5,7 +5,8 @@ Check 2 compares the package's distances (`theory.landscapes`), AMPO weights and
 the few-line numpy formulas below, written from the definitions in PAPER.md section 2 and the
 module docstring of `theory/policy_model.py`, and states its theorems in terms of these values.
 Nothing here imports `selection` or `theory.policy_model`; the only shared input is the pool
-(points, rewards, selected masks).
+(points, rewards, selected masks). Distances and the unnormalised weights are those of
+`theory/checks/reference.py`, the references of every check.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .reference import distances, weights
+
+__all__ = ["KERNELS", "MODELS", "ampo_weights", "cost", "distances", "nearest", "suppression"]
 
 # name -> (K(t), its Lipschitz constant sup |K'|): exp(-t^2/2) has |K'| = t exp(-t^2/2) <= e^{-1/2}
 # (at t = 1); exp(-t) has |K'| <= 1 (at 0); max(0, 1 - t) has slope -1 on [0, 1].
@@ -23,17 +28,10 @@ KERNELS = {
 }
 
 
-def distances(points: np.ndarray) -> np.ndarray:
-    """A_ij = sqrt(sum_d (x_id - x_jd)^2): points (M,N,d) -> (M,N,N)."""
-    diff = points[:, :, None, :] - points[:, None, :, :]  # (M, N, N, d)
-    return np.sqrt(np.sum(diff**2, axis=-1))
-
-
 def ampo_weights(rewards: np.ndarray, clients: np.ndarray) -> np.ndarray:
     """w_i = exp(rbar - r_i) on the clients (rbar = their mean reward), 0 elsewhere, divided by
     the largest weight (the package's normalisation; it does not move the OptSelect optimum)."""
-    rbar = np.sum(rewards * clients, axis=1, keepdims=True) / clients.sum(1, keepdims=True)
-    w = np.where(clients, np.exp(rbar - rewards), 0.0)  # (M, N)
+    w = weights(rewards, clients)  # (M, N)
     return w / w.max(axis=1, keepdims=True)
 
 
