@@ -235,3 +235,15 @@ def test_float32_distances_are_accurate_near_and_far_from_the_origin(offset):
     assert geo.sqdist.dtype == np.float32
     got = geo.sqdist * np.ldexp(1.0, 2 * geo.exponent)[:, None, None]
     assert np.abs(got - ref).max() <= 1e-4 * spread.min()
+
+
+def test_greedy_build_known_answer():
+    """PAM's BUILD on x = 0, 1, 10, 11, 20 (unit weights, m = 3), worked by hand.
+    Step 1, the 1-median: x=10 costs 10+9+0+1+10 = 30, x=11 31, x=1 39 -> idx 2.
+    Step 2 given {10}: x=0 and x=1 both cost 0+1+0+1+10 = 12, x=20 costs 20 -> idx 0 (first).
+    Step 3 given {10, 0}: x=20 costs 0+1+0+1+0 = 2, x=11 10, x=1 11 -> idx 4. A build that
+    remembers only its last medoid would take x=11 (11 < 20 given {0} alone)."""
+    x = np.array([0.0, 1.0, 10.0, 11.0, 20.0])
+    dist = np.abs(x[:, None] - x[None, :])[None]
+    chosen = greedy_build(dist, np.ones((1, 5)), np.ones((1, 5), dtype=bool), 3)
+    assert chosen.tolist() == [[2, 0, 4]]
