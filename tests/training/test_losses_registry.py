@@ -121,15 +121,52 @@ def test_config_boundaries(name):
             entry.config(label_smoothing=0.5 + 1e-9)
 
 
-def test_configs_accept_paper_values_and_strings_for_choices():
-    """Property: the paper's defaults are the dataclass defaults, and choices may be given as
-    strings (as YAML gives them). Guards against defaults drifting from PAPER.md section 4."""
-    ampo = get_loss("ampo").config()
-    assert (ampo.beta, ampo.gamma) == (10.0, 3.0)  # PAPER.md: beta = 10, gamma = 3 [U]
-    simpo = get_loss("simpo").config()
-    assert simpo.gamma == pytest.approx(2.5 * 0.55)  # Llama-3-8B-Instruct: beta 2.5, ratio 0.55
-    mmpo = get_loss("mmpo").config()
-    assert (mmpo.beta, mmpo.gamma_bt) == (0.01, 2.2)
+# Every default, with its source: PAPER.md section 4 and the choices of paper/INDEX.md ([U]).
+DEFAULTS = {
+    # beta = 10, gamma = 3 [U, SimPO's v0.2 recipe]; alpha off; REFA-style score; AMPO's positive
+    "ampo": {
+        "beta": 10.0,
+        "gamma": 3.0,
+        "alpha": 0.0,
+        "score": "length_normalised",
+        "positives": "given",
+        "weighting": "additive",
+    },
+    # the DPO convention beta = 0.1 [U], no margin, alpha = 1 [U], SWEPO's split and weights
+    "swepo": {
+        "beta": 0.1,
+        "gamma": 0.0,
+        "alpha": 1.0,
+        "score": "log_ratio",
+        "positives": "mean_split",
+        "weighting": "deviation",
+    },
+    "dpo": {"beta": 0.1},  # DPO's and TRL's default
+    "cdpo": {"beta": 0.1, "label_smoothing": 0.1},  # eps: ours [U]
+    "ipo": {"tau": 0.1, "length_normalised": False},  # TRL's beta; the paper's sequence-level loss
+    "simpo": {"beta": 2.5, "gamma_beta_ratio": 0.55},  # Llama-3-8B-Instruct
+    "mmpo": {"beta": 0.01, "gamma_bt": 2.2},  # MMPO reference code, Llama-3-8B
+    "infonca": {"beta": 0.1, "temperature": 1.0},  # [U]
+    "plackett_luce": {"beta": 0.1},  # [U]
+}
+
+
+def test_defaults_are_the_documented_values():
+    """Property: every field of every config defaults to its documented value (DEFAULTS, with
+    its source). Guards against a default drifting from PAPER.md section 4 or from the choice
+    paper/INDEX.md records, which every run without an override would inherit silently."""
+    assert set(DEFAULTS) == set(LOSSES)
+    for name, expected in DEFAULTS.items():
+        cfg = get_loss(name).config()
+        got = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+        got = {k: v.value if isinstance(v, Enum) else v for k, v in got.items()}
+        assert got == expected, name
+
+
+def test_configs_accept_strings_for_choices():
+    """Property: choices may be given as strings (as YAML gives them) and set the config's
+    needs. Guards against a string choice compared with an enum and silently ignored."""
+    assert get_loss("simpo").config().gamma == pytest.approx(2.5 * 0.55)
     cfg = get_loss("ampo").config(score="log_ratio", positives="mean_split")
     assert cfg.uses_reference and cfg.uses_rewards and not cfg.uses_lengths
     assert get_loss("ampo").needs_reference(cfg) and not get_loss("ampo").needs_reference()
