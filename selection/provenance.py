@@ -31,15 +31,22 @@ def versions(packages=PACKAGES) -> dict[str, str | None]:
     return found
 
 
-def git_commit() -> str | None:
-    """The commit of the source tree, with '+dirty' for uncommitted changes; None outside git."""
-    root = Path(__file__).resolve().parent.parent
+# Outputs, not sources: a run that writes several result files must not mark its own later
+# files "+dirty" because it has just rewritten the earlier ones.
+OUTPUT_PATHS = (":(exclude,glob)**/results/**", ":(exclude,glob)figures/out/**")
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The commit of the source tree (this package's checkout unless `root`), with '+dirty' for
+    uncommitted changes to tracked files other than result outputs (OUTPUT_PATHS); None outside
+    git."""
+    root = Path(__file__).resolve().parent.parent if root is None else Path(root)
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OUTPUT_PATHS],
             cwd=root,
             capture_output=True,
             text=True,
