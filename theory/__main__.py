@@ -73,6 +73,8 @@ def _mutants(args) -> int:
     from .mutation.runner import run_mutants, table
 
     chosen = [get_mutant(n) for n in args.names] if args.names else list(MUTANTS)
+    config = {"names": [m.name for m in chosen], "jobs": args.jobs, "timeout": args.timeout}
+    meta = provenance(config)  # the tree the copies are made from, before anything is written
     tic = time.perf_counter()
     results = run_mutants(chosen, jobs=args.jobs, timeout=args.timeout)
     survivors = [r.mutant.name for r in results if r.survived]
@@ -81,9 +83,8 @@ def _mutants(args) -> int:
     print(
         f"{len(results)} mutants in {time.perf_counter() - tic:.0f} s; survived: {survivors or 'none'}"
     )
-    config = {"names": [m.name for m in chosen], "jobs": args.jobs, "timeout": args.timeout}
     report = {"mutants": [r.to_json() for r in results], "survived": survivors}
-    write_json(args.out / "mutants.json", report | provenance(config))
+    write_json(args.out / "mutants.json", report | meta)
     atomic_write_bytes(args.out / "mutants.md", (text + "\n").encode())
     return 1 if survivors else 0
 
