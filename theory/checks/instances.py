@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from selection import coverage_weights, get_strategy, select, strategy_names
-from selection.kmedoids import kmedoids, swap_search
 from theory.ilp import solve_pmedian
 from theory.landscapes import (
     REWARDS,
@@ -239,19 +238,3 @@ def selections(spec: LandscapeSpec, m: int, seed: int, k: int, names, exact: boo
     if exact:
         out[EXACT] = exact_selection(spec, m, seed, k)
     return out
-
-
-def local_search(land: Landscapes, k: int, start: str, seed: int, max_swaps: int = 1000):
-    """Single-swap local search for the k - 1 negatives (pool minus positive), as OptSelect runs it.
-
-    start "greedy": PAM's greedy build (the strategy's own start); "random": uniformly random
-    medoids. Returns the KMedoidsResult (medoids (M, k-1), cost (M,), n_swaps (M,)).
-    """
-    w = ampo_weights(land)
-    cand = land.without_best
-    if start == "greedy":
-        return kmedoids(land.distances, w, cand, k - 1, None, max_swaps)
-    rng = np.random.default_rng(seed)
-    keys = np.where(cand, rng.random(cand.shape), np.inf)
-    init = np.argsort(keys, axis=1)[:, : k - 1]
-    return swap_search(land.distances, w, cand, init, 0, max_swaps)
