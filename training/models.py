@@ -1,0 +1,120 @@
+"""The one model-loading module: path or hub name, dtype, device, GGUF file, tokenizer.
+
+Every stage, the trainer and the evaluation harness load models through here, so a checkpoint
+written by the trainer, a hub name, a local folder and a GGUF file behave alike. Names of the form
+`builtin:tiny-llama` resolve to the locally built tiny model (`training.tiny`), written on first
+use under the cache folder and then loaded from that path like any checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILTIN_PREFIX = "builtin:"
+DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how to hold it."""
+
+    name_or_path: str  # hub name, local folder, or builtin:tiny-llama
+    gguf_file: str | None = None  # a .gguf file inside name_or_path (dequantised on load)
+    dtype: str = "auto"  # auto: bfloat16 on CUDA, float32 on CPU
+    device: str = "auto"  # auto: cuda if available, else cpu
+    attn_implementation: str = "sdpa"
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        if not self.name_or_path:
+            raise ValueError("model: name_or_path is empty")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"model: dtype {self.dtype!r} not one of {', '.join(DTYPES)}")
+
+
+def cache_dir() -> Path:
+    """Where built-in models are written: $AMPO_CACHE, else ~/.cache/ampo."""
+    return Path(os.environ.get("AMPO_CACHE", Path.home() / ".cache" / "ampo"))
+
+
+def resolve_path(name_or_path: str) -> str:
+    """A loadable path or hub name; `builtin:` names are built into the cache first."""
+    if not name_or_path.startswith(BUILTIN_PREFIX):
+        return name_or_path
+    from training.tiny import TinyConfig, cached_tiny_model
+
+    name = name_or_path[len(BUILTIN_PREFIX) :]
+    if name != "tiny-llama":
+        raise ValueError(f"model: unknown built-in model {name!r} (known: tiny-llama)")
+    return str(cached_tiny_model(cache_dir(), TinyConfig()))
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def resolve_dtype(dtype: str = "auto", device: str = "cpu"):
+    """torch dtype: `auto` is bfloat16 on CUDA and float32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(spec: ModelSpec):
+    """The tokenizer, with a pad token (EOS when it has none) and its chat template."""
+    from transformers import AutoTokenizer
+
+    kwargs = {"trust_remote_code": spec.trust_remote_code}
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    tok = AutoTokenizer.from_pretrained(resolve_path(spec.name_or_path), **kwargs)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(
+            f"model {spec.name_or_path}: tokenizer has no chat template; prompts are formatted "
+            "with the model's own template"
+        )
+    return tok
+
+
+def load_model(spec: ModelSpec, kind: str = "causal_lm"):
+    """`AutoModelForCausalLM` (kind="causal_lm") or `AutoModelForSequenceClassification`
+    (kind="reward"), on spec.device in spec.dtype, in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    auto = {"causal_lm": AutoModelForCausalLM, "reward": AutoModelForSequenceClassification}[kind]
+    device = resolve_device(spec.device)
+    kwargs = {
+        "dtype": resolve_dtype(spec.dtype, device),
+        "attn_implementation": spec.attn_implementation,
+        "trust_remote_code": spec.trust_remote_code,
+    }
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    model = auto.from_pretrained(resolve_path(spec.name_or_path), **kwargs)
+    if spec.gguf_file:
+        # A dequantised GGUF model is plain weights; without this save_pretrained refuses it.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    return model.to(device).eval()
+
+
+def save_pretrained(model, tokenizer, out: str | Path) -> Path:
+    """Write a Hugging Face checkpoint (safetensors, config, generation config, tokenizer) into
+    `out`, which must not exist yet or be a folder this function wrote (callers rename a
+    temporary folder into place)."""
+    out = Path(out)
+    model = getattr(model, "module", model)  # DDP wrapper
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
