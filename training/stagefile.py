@@ -330,25 +330,26 @@ class StageOutput:
             return None
         if embeddings is None or len(embeddings) != len(records):
             raise ValueError(f"{self.path}: one embedding array per record is required")
-        arrays = []
+        arrays, dim = [], self.dim  # nothing changes until every array is checked
         for record, emb in zip(records, embeddings, strict=True):
-            a = np.asarray(emb).astype(self.dtype)
+            with np.errstate(over="ignore"):  # overflow is reported below as not finite
+                a = np.asarray(emb).astype(self.dtype)
             n, d = self._size(record), (a.shape[1] if a.ndim == 2 else None)
-            if a.ndim != 2 or a.shape[0] != n or (self.dim is not None and d != self.dim):
-                want = f"({n}, {self.dim if self.dim is not None else 'd'})"
+            if a.ndim != 2 or a.shape[0] != n or (dim is not None and d != dim):
                 raise ValueError(
                     f"{self.path}: prompt_id {record.prompt_id!r}: embeddings of shape "
-                    f"{np.shape(emb)}, expected {want}"
+                    f"{np.shape(emb)}, expected ({n}, {dim if dim is not None else 'd'})"
                 )
             if not np.isfinite(a).all():
                 raise ValueError(
                     f"{self.path}: prompt_id {record.prompt_id!r}: embeddings not finite "
                     f"in {self.dtype.name}"
                 )
-            if self.dim is None:
-                self.dim = d
-                self._save_state()
+            dim = d
             arrays.append(np.ascontiguousarray(a).tobytes())
+        if self.dim is None and dim is not None:
+            self.dim = dim
+            self._save_state()  # before the first rows reach the disk
         return b"".join(arrays)
 
     def drop(self, reason: str, n: int = 1) -> None:
