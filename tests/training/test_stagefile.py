@@ -295,3 +295,55 @@ def test_an_output_with_every_record_dropped(tmp_path, source):
         out.drop("too long", 9)
     assert path.read_text() == "" and read_embeddings(path).shape == (0, 0, 0)
     assert json.loads(meta_path(path).read_text())["counts"]["dropped"] == {"too long": 9}
+
+
+class FailingWrites:
+    """A file handle whose writes fail: the process dying between the rows and the line."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, data):
+        raise OSError("disk full")
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def test_a_failed_write_stops_the_run_and_a_resume_realigns(tmp_path, source, reference):
+    path = tmp_path / "pools.jsonl"
+    records = pools()
+    with pytest.raises(RuntimeError, match="a write failed"), stage(path, source) as out:
+        out.write(records[:3], embeddings=[emb(r) for r in records[:3]])
+        out._jsonl = FailingWrites(out._jsonl)  # the rows of p3, p4 land, their lines do not
+        with pytest.raises(OSError, match="disk full"):
+            out.write(records[3:5], embeddings=[emb(r) for r in records[3:5]])
+        out._jsonl = out._jsonl.handle
+        with pytest.raises(RuntimeError, match="after a failure"):
+            out.write(records[5:6], embeddings=[emb(records[5])])
+    assert not path.exists()
+    out = run(path, source, records)
+    assert out.resumed == 3
+    assert path.read_bytes() == reference.read_bytes()
+    np.testing.assert_array_equal(read_embeddings(path), read_embeddings(reference))
+
+
+def test_a_failure_while_finishing_leaves_no_final_file(tmp_path, source, reference, monkeypatch):
+    path = tmp_path / "pools.jsonl"
+
+    def fail(*args, **kwargs):
+        raise OSError("no space for the embeddings")
+
+    monkeypatch.setattr(np.lib.format, "open_memmap", fail)
+    with pytest.raises(OSError, match="no space"):
+        run(path, source, pools())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pools.jsonl.partial",
+        "pools.jsonl.partial.emb",
+        "pools.jsonl.partial.json",
+        "prompts.jsonl",
+    ]
+    monkeypatch.undo()
+    out = run(path, source, pools())
+    assert out.resumed == 9 and out.written == 0
+    assert path.read_bytes() == reference.read_bytes()
