@@ -17,7 +17,26 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("ampo", "numpy", "scipy", "torch", "cvxpy", "highspy", "matplotlib", "scikit-learn")
+PACKAGES = (
+    "ampo",
+    "numpy",
+    "scipy",
+    "torch",
+    "cvxpy",
+    "highspy",
+    "matplotlib",
+    "scikit-learn",
+    # the model half: generation, scoring, embedding, training
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "safetensors",
+    "sentence-transformers",
+    "trl",
+    "vllm",
+    "datasets",
+    "pyarrow",
+)
 
 
 def versions(packages=PACKAGES) -> dict[str, str | None]:
