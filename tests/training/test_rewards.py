@@ -61,10 +61,35 @@ def reward_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def oracle_model(reward_dir):
-    from transformers import AutoModelForSequenceClassification
+def gpt2_reward_dir(reward_dir, tmp_path_factory):
+    """A one-label GPT2ForSequenceClassification (learned absolute positions: left padding
+    without position ids shifts them) with the same tokenizer."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2ForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(reward_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(reward_dir)
+    config = GPT2Config(
+        vocab_size=len(tok),
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        n_positions=256,
+        num_labels=1,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = GPT2ForSequenceClassification(config)
+    out = tmp_path_factory.mktemp("rm") / "tiny-gpt2-reward"
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reward_dirs(reward_dir, gpt2_reward_dir):
+    return {"llama": reward_dir, "gpt2": gpt2_reward_dir}
 
 
 def messages(prompt, response):
@@ -80,9 +105,16 @@ def oracle_scores(model, tokenizer, prompts, responses, logit_index=0, keep=None
         ids = tokenizer.apply_chat_template(messages(p, r), tokenize=True)["input_ids"]
         ids = keep(ids) if keep else ids
         with torch.no_grad():
-            hidden = model.model(torch.tensor([ids])).last_hidden_state[0, -1]  # (d,)
+            hidden = model.base_model(torch.tensor([ids])).last_hidden_state[0, -1]  # (d,)
             out.append(float(hidden @ model.score.weight[logit_index]))
     return np.array(out)
+
+
+def load_oracle(path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    return model.eval(), AutoTokenizer.from_pretrained(path)
 
 
 def scorer(path, **options):
@@ -90,42 +122,54 @@ def scorer(path, **options):
 
 
 @pytest.fixture(scope="module")
-def expected(reward_dir, oracle_model, tiny_tokenizer_of):
-    return oracle_scores(oracle_model, tiny_tokenizer_of(reward_dir), PROMPTS, RESPONSES)
+def oracles(reward_dirs):
+    return {arch: load_oracle(path) for arch, path in reward_dirs.items()}
 
 
 @pytest.fixture(scope="module")
-def tiny_tokenizer_of():
-    from transformers import AutoTokenizer
+def expected_by_arch(oracles):
+    return {arch: oracle_scores(*oracles[arch], PROMPTS, RESPONSES) for arch in oracles}
 
-    return lambda path: AutoTokenizer.from_pretrained(path)
+
+@pytest.fixture(scope="module")
+def expected(expected_by_arch):
+    return expected_by_arch["llama"]
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
-def test_batched_scores_equal_one_pair_at_a_time_unpadded(reward_dir, expected, batch_size):
-    s = scorer(reward_dir, batch_size=batch_size)
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_batched_scores_equal_one_pair_at_a_time_unpadded(
+    reward_dirs, expected_by_arch, arch, batch_size
+):
+    s = scorer(reward_dirs[arch], batch_size=batch_size)
     got = s.score(PROMPTS, RESPONSES)
+    expected = expected_by_arch[arch]
     assert isinstance(s, Scorer)
     assert got.dtype == np.float64 and got.shape == (len(PROMPTS),)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert np.ptp(expected) > 1e-3  # the pairs get distinct rewards: order is tested
 
 
-def test_tokenizer_padding_side_does_not_change_scores(reward_dir, expected, tmp_path):
-    """The scorer pads on the side the reward tokenizer ships with; left padding needs position
-    ids counted from the first real token, right padding none. Both give the unpadded scores."""
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_tokenizer_padding_side_does_not_change_scores(
+    reward_dirs, expected_by_arch, tmp_path, arch
+):
+    """The scorer pads on the side the reward tokenizer ships with; left-padded rows get
+    position ids counted from their first real token. Both sides give the unpadded scores (GPT-2's
+    absolute positions make this a real check; Llama's RoPE is shift-invariant)."""
     left = tmp_path / "left"
-    shutil.copytree(reward_dir, left)
+    shutil.copytree(reward_dirs[arch], left)
     cfg = json.loads((left / "tokenizer_config.json").read_text())
     (left / "tokenizer_config.json").write_text(json.dumps({**cfg, "padding_side": "left"}))
+    expected = expected_by_arch[arch]
     by_side = {}
-    for path in (reward_dir, left):
+    for path in (reward_dirs[arch], left):
         s = scorer(path, batch_size=4)
         by_side[s.padding_side] = s.score(PROMPTS, RESPONSES)
     assert set(by_side) == {"left", "right"}
     for got in by_side.values():
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    forced = scorer(reward_dir, batch_size=4, padding_side="left")
+    forced = scorer(reward_dirs[arch], batch_size=4, padding_side="left")
     np.testing.assert_allclose(forced.score(PROMPTS, RESPONSES), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -138,13 +182,13 @@ def test_order_is_restored_after_length_sorting(reward_dir, expected):
 
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_truncation_is_counted_reported_and_scores_the_kept_tokens(
-    reward_dir, oracle_model, tiny_tokenizer_of, caplog, side
+    reward_dir, oracles, caplog, side
 ):
     n = 25  # between the shortest (20 tokens) and the longest (38) conversation
     s = scorer(reward_dir, batch_size=4, max_length=n, truncation_side=side)
     with caplog.at_level(logging.WARNING, logger="training.rewards.reward_model"):
         got = s.score(PROMPTS, RESPONSES)
-    tok = tiny_tokenizer_of(reward_dir)
+    oracle_model, tok = oracles["llama"]
     lengths = [
         len(tok.apply_chat_template(messages(p, r), tokenize=True)["input_ids"])
         for p, r in zip(PROMPTS, RESPONSES, strict=True)
@@ -174,7 +218,7 @@ def test_no_truncation_under_the_model_limit_and_describe(reward_dir):
     json.dumps(meta)
 
 
-def test_logit_index_and_a_config_without_pad_token_id(reward_dir, tiny_tokenizer_of, tmp_path):
+def test_logit_index_and_a_config_without_pad_token_id(reward_dir, oracles, tmp_path):
     """A three-label model saved without config.pad_token_id: the scorer gives it the
     tokenizer's pad id (else batches could not be scored) and reads the chosen column."""
     from transformers import AutoConfig, LlamaForSequenceClassification
@@ -184,7 +228,7 @@ def test_logit_index_and_a_config_without_pad_token_id(reward_dir, tiny_tokenize
     torch.manual_seed(1)
     model = LlamaForSequenceClassification(config).eval()
     model.save_pretrained(tmp_path / "rm3")
-    tok = tiny_tokenizer_of(reward_dir)
+    tok = oracles["llama"][1]
     tok.save_pretrained(tmp_path / "rm3")
     for index in range(3):
         s = scorer(tmp_path / "rm3", batch_size=4, logit_index=index)
