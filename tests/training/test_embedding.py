@@ -171,7 +171,7 @@ def policy_oracle_embed(model, tokenizer, prompts, responses, max_length=None):
         if max_length is not None:
             p_ids = p_ids[max(0, len(p_ids) + len(r_ids) - max_length) :]
         with torch.no_grad():
-            hidden = model.model(torch.tensor([p_ids + r_ids])).last_hidden_state[0]  # (T, d)
+            hidden = model.base_model(torch.tensor([p_ids + r_ids])).last_hidden_state[0]  # (T, d)
         rows.append(hidden[len(p_ids) :].mean(0).numpy())
     return np.array(rows)
 
@@ -202,6 +202,44 @@ def test_policy_batched_equals_one_pair_at_a_time_over_response_tokens(
     assert isinstance(e, Embedder)
     assert got.dtype == np.float32 and got.shape == (len(RESPONSES), 64)
     np.testing.assert_allclose(got, policy_expected, **TOL)
+
+
+@pytest.fixture(scope="module")
+def gpt2_policy_dir(tiny_model_dir, tiny_tokenizer, tmp_path_factory):
+    """A tiny GPT2LMHeadModel (learned absolute positions: left padding without position ids
+    shifts them, unlike Llama's RoPE) with the tiny tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=len(tiny_tokenizer),
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        n_positions=256,
+        pad_token_id=tiny_tokenizer.pad_token_id,
+        bos_token_id=tiny_tokenizer.bos_token_id,
+        eos_token_id=tiny_tokenizer.eos_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(config)
+    out = tmp_path_factory.mktemp("policy") / "tiny-gpt2"
+    model.save_pretrained(out)
+    tiny_tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_policy_with_absolute_positions_is_padding_invariant(
+    gpt2_policy_dir, tiny_tokenizer, tiny_spec, padding_side
+):
+    from transformers import AutoModelForCausalLM
+
+    oracle = AutoModelForCausalLM.from_pretrained(gpt2_policy_dir, dtype=torch.float32).eval()
+    want = policy_oracle_embed(oracle, tiny_tokenizer, PROMPTS, RESPONSES)
+    spec = type(tiny_spec)(str(gpt2_policy_dir), dtype="float32", device="cpu")
+    e = policy_embedder(spec, batch_size=3, padding_side=padding_side)
+    np.testing.assert_allclose(e.embed(PROMPTS, RESPONSES), want, **TOL)
 
 
 def test_policy_embedding_depends_on_the_prompt_not_on_padding(tiny_spec):
