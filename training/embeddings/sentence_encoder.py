@@ -71,7 +71,9 @@ class SentenceTransformerEmbedder:
         tokenizer, limit = self.model.tokenizer, self.model.max_seq_length
         if tokenizer is None or limit is None or not texts:
             return None if tokenizer is None or limit is None else 0
-        lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+        lengths = [
+            len(ids) for ids in tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+        ]
         return sum(n > limit for n in lengths)
 
     def embed(self, prompts: Sequence, responses: Sequence[str]) -> np.ndarray:
