@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from training.batching import PADDING_SIDES, length_sorted_batches, pad_batch, progress
+from training.padded_batches import PADDING_SIDES, length_sorted_batches, pad_batch, progress
 from training.chat import check_pairs, encode_pair
 from training.models import (
     ModelSpec,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.batching import progress
+from training.padded_batches import progress
 from training.chat import check_pairs, last_user_text
 
 

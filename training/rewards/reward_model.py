@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from training.batching import (
+from training.padded_batches import (
     PADDING_SIDES,
     TRUNCATION_SIDES,
     length_sorted_batches,
