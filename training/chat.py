@@ -61,3 +61,36 @@ def encode_pair(
     """(prompt ids, response ids) under the convention above."""
     head, tail = split_text(tokenizer, prompt, response)
     return encode(tokenizer, head), encode(tokenizer, tail)
+
+
+def conversation_text(tokenizer, prompt: str | Sequence[Message], response: str) -> str:
+    """The whole conversation, the assistant's answer appended, rendered with the template (what
+    a reward model reads)."""
+    return tokenizer.apply_chat_template(
+        [*as_messages(prompt), {"role": "assistant", "content": response}], tokenize=False
+    )
+
+
+def last_user_text(prompt: str | Sequence[Message]) -> str:
+    """The prompt as one string: itself, or the content of the last user turn of a message list."""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m["content"] for m in prompt if m.get("role") == "user"]
+    if not users:
+        raise ValueError("prompt: the message list has no user turn")
+    return users[-1]
+
+
+def check_pairs(prompts: Sequence, responses: Sequence) -> None:
+    """ValueError unless prompts and responses are aligned lists and every response is a string."""
+    if len(prompts) != len(responses):
+        raise ValueError(
+            f"pairs: {len(prompts)} prompts but {len(responses)} responses (one prompt per response)"
+        )
+    for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        if not isinstance(r, str):
+            raise ValueError(f"pairs: response {i} is {type(r).__name__}, not str")
+        if not isinstance(p, str) and not (
+            isinstance(p, Sequence) and all(isinstance(m, dict) for m in p)
+        ):
+            raise ValueError(f"pairs: prompt {i} is neither a string nor a list of messages")

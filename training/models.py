@@ -118,3 +118,22 @@ def save_pretrained(model, tokenizer, out: str | Path) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
+
+
+def spec_and_options(what: str, options_type: type, values: dict) -> tuple[ModelSpec, object]:
+    """Split flat options (a recipe's section, CLI overrides) into a ModelSpec and an instance of
+    the dataclass `options_type`: `model` is the spec's name_or_path, the spec's other fields keep
+    their names. An unknown key raises a ValueError naming the valid ones."""
+    from dataclasses import fields
+
+    values = dict(values)
+    if "model" not in values:
+        raise ValueError(f"{what}: `model` (a path or hub name) is required")
+    spec_keys = {f.name for f in fields(ModelSpec)} - {"name_or_path"}
+    option_keys = {f.name for f in fields(options_type)}
+    unknown = sorted(set(values) - spec_keys - option_keys - {"model"})
+    if unknown:
+        valid = ", ".join(sorted(spec_keys | option_keys | {"model"}))
+        raise ValueError(f"{what}: unknown option {unknown[0]!r} (valid: {valid})")
+    spec = ModelSpec(values.pop("model"), **{k: values.pop(k) for k in spec_keys & set(values)})
+    return spec, options_type(**values)

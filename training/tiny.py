@@ -96,11 +96,23 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512):
     )
 
 
-def build_model(cfg: TinyConfig, tokenizer, dtype=None):
-    """A random-initialised `LlamaForCausalLM` of shape `cfg` for `tokenizer` (seeded)."""
-    import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+MODEL_KINDS = ("causal_lm", "reward")
 
+
+def build_model(cfg: TinyConfig, tokenizer, dtype=None, kind: str = "causal_lm"):
+    """A random-initialised `LlamaForCausalLM` (kind="causal_lm") or one-label
+    `LlamaForSequenceClassification` (kind="reward", a reward model) of shape `cfg` for
+    `tokenizer` (seeded)."""
+    import torch
+    from transformers import (
+        GenerationConfig,
+        LlamaConfig,
+        LlamaForCausalLM,
+        LlamaForSequenceClassification,
+    )
+
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"tiny model kind {kind!r} not one of {', '.join(MODEL_KINDS)}")
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
@@ -113,9 +125,13 @@ def build_model(cfg: TinyConfig, tokenizer, dtype=None):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        **({"num_labels": 1} if kind == "reward" else {}),
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
+        if kind == "reward":
+            model = LlamaForSequenceClassification(config)
+            return model.to(dtype) if dtype is not None else model
         model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
@@ -129,9 +145,11 @@ def build_model(cfg: TinyConfig, tokenizer, dtype=None):
     return model.to(dtype) if dtype is not None else model
 
 
-def write_tiny_model(out: str | Path, cfg: TinyConfig = TinyConfig(), corpus=None) -> Path:
-    """Train the tokenizer, build the model and `save_pretrained` both into `out` (atomically:
-    a temporary sibling folder renamed into place). Returns `out`."""
+def write_tiny_model(
+    out: str | Path, cfg: TinyConfig = TinyConfig(), corpus=None, kind: str = "causal_lm"
+) -> Path:
+    """Train the tokenizer, build the model (`kind`, see `build_model`) and `save_pretrained`
+    both into `out` (atomically: a temporary sibling folder renamed into place). Returns `out`."""
     import os
     import shutil
     import tempfile
@@ -140,7 +158,7 @@ def write_tiny_model(out: str | Path, cfg: TinyConfig = TinyConfig(), corpus=Non
     out.parent.mkdir(parents=True, exist_ok=True)
     text = builtin_corpus(seed=cfg.seed) + list(corpus or [])
     tokenizer = train_tokenizer(text, cfg.vocab_size)
-    model = build_model(cfg, tokenizer)
+    model = build_model(cfg, tokenizer, kind=kind)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         model.save_pretrained(tmp)
