@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from training.padded_batches import PADDING_SIDES, length_sorted_batches, pad_batch, progress
 from training.chat import check_pairs, encode_pair
 from training.models import (
     ModelSpec,
@@ -31,6 +30,7 @@ from training.models import (
     resolve_path,
     spec_and_options,
 )
+from training.padded_batches import PADDING_SIDES, length_sorted_batches, pad_batch, progress
 
 log = logging.getLogger(__name__)
 

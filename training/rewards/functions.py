@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.padded_batches import progress
 from training.chat import check_pairs, last_user_text
+from training.padded_batches import progress
 
 
 @dataclass(frozen=True)

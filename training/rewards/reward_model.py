@@ -20,14 +20,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from training.padded_batches import (
-    PADDING_SIDES,
-    TRUNCATION_SIDES,
-    length_sorted_batches,
-    pad_batch,
-    progress,
-    truncate,
-)
 from training.chat import check_pairs, conversation_text, encode
 from training.models import (
     ModelSpec,
@@ -36,6 +28,14 @@ from training.models import (
     resolve_device,
     resolve_path,
     spec_and_options,
+)
+from training.padded_batches import (
+    PADDING_SIDES,
+    TRUNCATION_SIDES,
+    length_sorted_batches,
+    pad_batch,
+    progress,
+    truncate,
 )
 
 log = logging.getLogger(__name__)
