@@ -63,9 +63,11 @@ def _field(body: dict, name: str, kind, default, check=lambda v: True, hint=""):
 
 def parse_sampling(body: dict, default_max_tokens: int) -> tuple[Sampling, int]:
     """(Sampling, request seed) from an OpenAI request body."""
-    for unsupported in ("stream", "echo", "tools", "functions", "best_of"):
-        if body.get(unsupported) not in (None, False, 1):
+    for unsupported in ("stream", "echo", "tools", "functions", "response_format"):
+        if body.get(unsupported):
             raise RequestError(f"{unsupported} is not supported by this server", unsupported)
+    if body.get("best_of") not in (None, 1) or isinstance(body.get("best_of"), bool):
+        raise RequestError("best_of is not supported by this server", "best_of")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     stop = body.get("stop")
     if isinstance(stop, str):
@@ -324,7 +326,9 @@ def serving(
 ) -> Iterator[str]:
     """Serve `generator` in a background thread; yields the base URL (`http://host:port/v1`)."""
     server = server_class(OpenAICompatibleApp(generator, model_name), host, port)
-    thread = threading.Thread(target=server.serve_forever, name="ampo-serve", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="ampo-serve", daemon=True
+    )
     thread.start()
     try:
         yield server.base_url
