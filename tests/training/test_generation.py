@@ -121,6 +121,17 @@ def test_shapes_counts_and_order(gen):
     assert all(len(set(group)) > 1 for group in texts)
 
 
+def test_each_sample_continues_its_own_prompt(gen):
+    """In a sampled batch, every sample's first-step distribution is its own prompt's (guards
+    the (prompt, sample) row order of num_return_sequences)."""
+    texts = gen.render(PROMPTS)
+    groups = gen.complete(texts, Sampling(n=3, max_new_tokens=2, seed=2), top_logprobs=3)
+    for text, group in zip(texts, groups, strict=True):
+        (alone,) = gen.complete([text], GREEDY, top_logprobs=3)[0][:1]
+        expected = [t.token_id for t in alone.logprobs[0].top]
+        assert all([t.token_id for t in c.logprobs[0].top] == expected for c in group)
+
+
 def test_sampling_is_reproducible_and_leaves_the_global_rng_alone(gen):
     s = Sampling(n=2, max_new_tokens=8, seed=3)
     state = torch.get_rng_state()
