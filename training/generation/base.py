@@ -51,7 +51,8 @@ class Completion:
     text: str
     token_ids: tuple[int, ...]  # generated ids, EOS included when it ended the sample
     finish_reason: FinishReason
-    logprobs: tuple[TokenLogprob, ...] | None = None  # for the tokens of `text`'s turn
+    # one per generated token before EOS (a stop string trims `text`, not these); None unless asked
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 class GenerationError(RuntimeError):

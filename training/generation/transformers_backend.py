@@ -8,8 +8,10 @@ at the tokenizer's EOS or any EOS id of the checkpoint's generation config, at a
 after `max_new_tokens`. Temperature 0 is greedy decoding, done once and repeated n times.
 
 Only `Sampling` shapes the distribution: the checkpoint's generation config contributes its token
-ids (EOS, pad, BOS) and nothing else (no hidden top_k=50, repetition penalty or min_p), and top_k
-is off, as in the OpenAI API and vLLM.
+ids (EOS, pad, BOS) and nothing else (no hidden top_k=50, repetition penalty or min_p): during
+each call `model.generation_config` is swapped for an ids-only config (transformers fills every
+unset field of the config we pass from it) and restored after. top_k is off, as in the OpenAI API
+and vLLM.
 
 What determines the draws (temperature > 0), on a given machine and library versions:
 - `seeds` given: each prompt is generated in a batch of its own (its n samples), the torch RNG
