@@ -314,3 +314,7 @@ def block_mask(segment: Tensor) -> Tensor:
     same_response = (kv == q) & (q > 0)
     diagonal = torch.eye(t, dtype=torch.bool)
     return (causal & (prompt_key | same_response)) | diagonal
+
+
+# layout name -> packing function (the trainer's `train.layout`)
+LAYOUTS = {PADDED: pack_padded, PREFIX_SHARED: pack_prefix_shared}

@@ -66,8 +66,7 @@ class SelectConfig:
 
 @dataclass(frozen=True)
 class RefConfig:
-    batch_size: int = 8  # prompts per forward pass
-    max_length: int = 2048
+    batch_size: int = 8  # groups per forward pass (truncation follows train.max_length)
 
 
 @dataclass(frozen=True)

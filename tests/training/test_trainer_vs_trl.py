@@ -15,7 +15,12 @@ Tolerances (relative, on every step of the loss and of the pre-clip grad norm):
   (step+1)/W: 1e-1; Adam eps 1e-7 instead of 1e-8: 9e-5; gradient scaled by 1 + 1e-4: 1.1e-4).
 - fp64 (SimPO only): TRL's CPO path is float64 throughout, so grad norms agree to 1e-10 (measured
   4e-16 by hand); transformers accumulates the logged loss in a float32 tensor, so losses agree to
-  its rounding (3e-7). DPO/IPO are not compared in fp64: TRL's fused LM head keeps its log-softmax
+  its rounding (3e-7). Prefix-shared batches run the same float64 arithmetic in another order,
+  and transformers' `LlamaRMSNorm` rounds its input to float32 (`hidden_states.to(float32)`)
+  whatever the model's dtype: float64-level differences in the incoming gradients flip float32
+  roundings, so the prefix-shared grad norm is float32-exact only (measured 1.3e-7 over 20
+  steps; the gradients of one batch in the two layouts differ by 2e-8 relative): 1e-6 there.
+  DPO/IPO are not compared in fp64: TRL's fused LM head keeps its log-softmax
   statistics in float32 even for a float64 model, so it is no more exact there than in fp32.
 """
 
@@ -55,7 +60,7 @@ PAIRS = [
 
 STEPS, BATCH, ACCUM, LR = 20, 2, 2, 1e-3
 FP32_RTOL = 1e-5
-FP64_LOSS_RTOL, FP64_GRAD_RTOL = 3e-7, 1e-10
+FP64_LOSS_RTOL, FP64_GRAD_RTOL = 3e-7, {"padded": 1e-10, "prefix_shared": 1e-6}
 
 # TRL loss -> hyperparameters; SimPO's gamma / beta = 0.5 is exact in binary.
 PEER = {
@@ -261,11 +266,9 @@ def write_recipe(path, cfg: PeerConfig, model_dir, ref_model_dir, layout: str):
 def our_trajectory(tmp_path, cfg: PeerConfig, model_dir, ref_model_dir, layout: str):
     from trl_peer import Trajectory
 
+    from training import trainer
     from training.config import load_recipe
 
-    # THE IMPORT OF OUR TRAINER: `training.trainer.train(recipe, groups_path, out, resume)`;
-    # these tests skip until it exists.
-    trainer = pytest.importorskip("training.trainer")
     groups = write_groups(tmp_path / "groups.jsonl", model_dir, ref_model_dir)
     recipe = load_recipe(
         str(write_recipe(tmp_path / "recipe.yaml", cfg, model_dir, ref_model_dir, layout))
@@ -308,4 +311,6 @@ def test_trainer_trajectory_equals_trl_simpo_fp64(
     cfg = peer_config("simpo", dtype="float64")
     ours = our_trajectory(tmp_path, cfg, tiny_model_dir, ref_model_dir, layout)
     theirs = trl_runs("simpo", "float64")
-    assert_trajectories_equal(ours, theirs, FP64_LOSS_RTOL, FP64_GRAD_RTOL, f"simpo/{layout}")
+    assert_trajectories_equal(
+        ours, theirs, FP64_LOSS_RTOL, FP64_GRAD_RTOL[layout], f"simpo/{layout}"
+    )
