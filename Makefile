@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-all figures bounds mutants bench lint clean
+.PHONY: setup test test-all figures bounds mutants bench bench-train lint clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ mutants: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.selection --full
 	$(BIN)/python -m theory bench
+
+bench-train: $(STAMP)
+	$(BIN)/python -m benchmarks.train
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
