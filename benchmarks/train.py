@@ -6,12 +6,14 @@ One step is the forward and backward of the summed sequence log-probs of B promp
 (`training.logprobs`), on a random-initialised Llama-shaped model (hidden 256, 4 layers, a 32k
 vocabulary by default: float32 on CPU, bfloat16 on CUDA) and ragged groups whose lengths are drawn
 from long-tailed (log-normal) distributions, prompts shorter than responses as in UltraFeedback.
-The four combinations run in one invocation, in fresh child processes, on the same batch:
+The four combinations run in one invocation, on the same batch, in fresh child processes:
 
-- time: median over --repeats steps after --warmup steps; useful tokens/s counts the real
-  tokens of every (prompt, response) pair, prompt + response (`Batch.n_pair_tokens`), the same
-  number for both layouts, so the rates compare the work done for the same result;
-- peak memory, in another child: on CPU, the peak resident set size during the step after one
+- time, in one child: --warmup steps of each, then --repeats rounds timing each combination
+  once per round (a change of load on a shared machine hits all four alike). Reported: the
+  median wall time per step (also its minimum, and the median process CPU time over all
+  threads); useful tokens/s = real tokens of every (prompt, response) pair, prompt + response
+  (`Batch.n_pair_tokens`, the same for both layouts) / median wall time;
+- peak memory, in a fresh child per combination: on CPU, the peak resident set size during the step after one
   warm-up step, above the resident size just before (Linux /proc/self/status VmHWM, reset
   through /proc/self/clear_refs; that child runs with MALLOC_MMAP_THRESHOLD_=65536 so that freed
   tensors leave the resident set at once and the peak of one step is not hidden by memory glibc
@@ -84,30 +86,40 @@ def build_model(args):
     return model.train()
 
 
-def run_one(args, layout: str, head: str, measure: str) -> dict:
-    """In a child process: pack, then either time (warm-up, median of repeats) or measure the
-    peak memory of one step after one warm-up step."""
-    import torch
-
+def _setup(args):
+    """The model, both packed batches (on the device) and the packing times."""
     from training.batching import pack_padded, pack_prefix_shared
-    from training.logprobs import naive_sequence_logps, sequence_logps, verify_head
+    from training.logprobs import verify_head
 
-    cuda = args.device.startswith("cuda")
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
     model = build_model(args)
     verify_head(model)
     prompts, responses = make_groups(
         args.prompts, args.k, args.vocab, args.seed, args.prompt_median, args.response_median
     )
-    start = time.perf_counter()
-    if layout == "padded":
-        batch = pack_padded(prompts, responses, pad_id=PAD_ID, max_length=args.max_length)
-    else:
-        batch = pack_prefix_shared(
+    packers = {
+        "padded": lambda: pack_padded(
+            prompts, responses, pad_id=PAD_ID, max_length=args.max_length
+        ),
+        "prefix_shared": lambda: pack_prefix_shared(
             prompts, responses, pad_id=PAD_ID, max_length=args.max_length, dtype=model.dtype
-        )
-    pack_s = time.perf_counter() - start
-    batch = batch.to(args.device, model.dtype)
+        ),
+    }
+    batches, pack_s = {}, {}
+    for layout, pack in packers.items():
+        start = time.perf_counter()
+        batches[layout] = pack()
+        pack_s[layout] = time.perf_counter() - start
+        batches[layout] = batches[layout].to(args.device, model.dtype)
+    return model, batches, pack_s
+
+
+def _step(args, model, batch, head: str):
+    """One forward + backward of the summed log-probs (a closure)."""
+    import torch
+
+    from training.logprobs import naive_sequence_logps, sequence_logps
+
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -118,34 +130,60 @@ def run_one(args, layout: str, head: str, measure: str) -> dict:
         logps.sum().backward()
         sync()
 
-    if measure == "memory":
-        step()
-        model.zero_grad(set_to_none=True)
-        return {"peak_mib": peak_memory_of(step, cuda) / 2**20}
-    for _ in range(args.warmup):
-        step()
-    times = []
+    return step
+
+
+def time_all(args) -> list[dict]:
+    """In one child: warm up every combination, then time them round-robin (repeat r of each
+    before repeat r + 1 of any), so a change of load on a shared machine hits all alike. Wall
+    time and process CPU time (all threads) per step."""
+    model, batches, pack_s = _setup(args)
+    combos = [(layout, head) for layout in LAYOUTS for head in HEADS]
+    steps = {c: _step(args, model, batches[c[0]], c[1]) for c in combos}
+    for combo in combos:
+        for _ in range(args.warmup):
+            steps[combo]()
+    wall = {c: [] for c in combos}
+    cpu = {c: [] for c in combos}
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    return {
-        "layout": layout,
-        "head": head,
-        "step_s": median,
-        "step_s_all": times,
-        "pack_s": pack_s,
-        "useful_tokens_per_s": batch.n_pair_tokens / median,
-        "rows": batch.input_ids.shape[0],
-        "width": batch.input_ids.shape[1],
-        "n_tokens": batch.n_tokens,
-        "n_slots": batch.n_slots,
-        "n_pair_tokens": batch.n_pair_tokens,
-        "n_response_tokens": batch.target.numel(),
-        "padding_fraction": batch.padding_fraction,
-        "n_truncated": batch.n_truncated,
-    }
+        for combo in combos:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            steps[combo]()
+            wall[combo].append(time.perf_counter() - start)
+            cpu[combo].append(time.process_time() - start_cpu)
+    rows = []
+    for layout, head in combos:
+        batch, median = batches[layout], statistics.median(wall[layout, head])
+        rows.append(
+            {
+                "layout": layout,
+                "head": head,
+                "step_s": median,
+                "step_s_all": wall[layout, head],
+                "step_s_min": min(wall[layout, head]),
+                "cpu_s": statistics.median(cpu[layout, head]),
+                "pack_s": pack_s[layout],
+                "useful_tokens_per_s": batch.n_pair_tokens / median,
+                "rows": batch.input_ids.shape[0],
+                "width": batch.input_ids.shape[1],
+                "n_tokens": batch.n_tokens,
+                "n_slots": batch.n_slots,
+                "n_pair_tokens": batch.n_pair_tokens,
+                "n_response_tokens": batch.target.numel(),
+                "padding_fraction": batch.padding_fraction,
+                "n_truncated": batch.n_truncated,
+            }
+        )
+    return rows
+
+
+def measure_memory(args, layout: str, head: str) -> dict:
+    """In a fresh child: the peak memory of one step, after one warm-up step."""
+    model, batches, _ = _setup(args)
+    step = _step(args, model, batches[layout], head)
+    step()
+    model.zero_grad(set_to_none=True)
+    return {"peak_mib": peak_memory_of(step, args.device.startswith("cuda")) / 2**20}
 
 
 def _status_kib(field: str) -> int:
@@ -174,19 +212,19 @@ def peak_memory_of(fn, cuda: bool) -> int:
     return (_status_kib("VmHWM") - before) * 1024
 
 
-def child(args, layout: str, head: str, measure: str) -> dict:
-    """Run one combination in a fresh interpreter (clean allocator, own peak). Memory is
-    measured with glibc's mmap threshold fixed (module docstring), time without it: a fixed
-    threshold turns every tensor over 64 KiB into fresh pages and inflates the time."""
+def child(args, worker: str):
+    """Run `time` or `memory:<layout>:<head>` in a fresh interpreter (clean allocator, own
+    peak); its JSON result is its last line of output. Memory is measured with glibc's mmap
+    threshold fixed (module docstring), time without: a fixed threshold turns every tensor
+    over 64 KiB into fresh pages and inflates the time."""
     env = dict(os.environ)
-    if measure == "memory":
+    if worker.startswith("memory"):
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    worker = f"{layout}:{head}:{measure}"
     argv = [sys.executable, "-m", "benchmarks.train", *args.argv, "--worker", worker]
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"{layout}/{head} failed:\n{out.stderr[-4000:]}")
+        raise RuntimeError(f"{worker} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -197,6 +235,7 @@ def ratios(rows: list[dict]) -> dict:
     def compare(a, b):  # a over b
         return {
             "speedup": by[a]["useful_tokens_per_s"] / by[b]["useful_tokens_per_s"],
+            "speedup_cpu_time": by[b]["cpu_s"] / by[a]["cpu_s"],
             "peak_memory_ratio": by[a]["peak_mib"] / by[b]["peak_mib"],
         }
 
@@ -243,16 +282,22 @@ def main(argv=None) -> dict:
 
     # A child: one combination, its result as the last line of stdout.
     if args.worker:
-        print(json.dumps(run_one(args, *args.worker.split(":"))))
+        if args.worker == "time":
+            result = time_all(args)
+        else:
+            result = measure_memory(args, *args.worker.split(":")[1:])
+        print(json.dumps(result))
         return {}
 
-    # Phase 1: the four combinations, each timed in its own process, then measured in another.
+    # Phase 1: the four combinations timed together in one process, round-robin.
     load_before = os.getloadavg()
-    rows = [child(args, layout, head, "time") for layout in LAYOUTS for head in HEADS]
-    for row in rows:
-        row |= child(args, row["layout"], row["head"], "memory")
+    rows = child(args, "time")
 
-    # Phase 2: report.
+    # Phase 2: the peak memory of each, each in a fresh process.
+    for row in rows:
+        row |= child(args, f"memory:{row['layout']}:{row['head']}")
+
+    # Phase 3: report.
     config = {k: v for k, v in vars(args).items() if k not in ("argv", "worker")}
     report = {
         "benchmark": "train",
@@ -277,16 +322,19 @@ def main(argv=None) -> dict:
         f"{first['n_pair_tokens']} useful tokens, {first['n_response_tokens']} response tokens"
     )
     print(
-        f"{'layout':14s} {'head':8s} {'step s':>8s} {'tokens/s':>10s} {'peak MiB':>9s} {'pad %':>6s}"
+        f"{'layout':14s} {'head':8s} {'step s':>7s} {'min s':>7s} {'cpu s':>7s} {'tokens/s':>9s} "
+        f"{'peak MiB':>9s} {'pad %':>6s}"
     )
     for r in rows:
         print(
-            f"{r['layout']:14s} {r['head']:8s} {r['step_s']:8.3f} {r['useful_tokens_per_s']:10.0f} "
-            f"{r['peak_mib']:9.0f} {100 * r['padding_fraction']:6.1f}"
+            f"{r['layout']:14s} {r['head']:8s} {r['step_s']:7.2f} {r['step_s_min']:7.2f} "
+            f"{r['cpu_s']:7.2f} {r['useful_tokens_per_s']:9.0f} {r['peak_mib']:9.0f} "
+            f"{100 * r['padding_fraction']:6.1f}"
         )
-    for key, value in report["ratios"].items():
+    for key, v in report["ratios"].items():
         print(
-            f"{key:40s} speed-up x{value['speedup']:.2f}  peak memory x{value['peak_memory_ratio']:.2f}"
+            f"{key:38s} speed-up x{v['speedup']:.2f} (cpu time x{v['speedup_cpu_time']:.2f})  "
+            f"peak memory x{v['peak_memory_ratio']:.2f}"
         )
     print(f"wrote {path}")
     return report
