@@ -10,14 +10,15 @@ The four combinations run in one invocation, on the same batch, in fresh child p
 
 - time, in one child: --warmup steps of each, then --repeats rounds timing each combination
   once per round (a change of load on a shared machine hits all four alike). Reported: the
-  median wall time per step (also its minimum, and the median process CPU time over all
-  threads); useful tokens/s = real tokens of every (prompt, response) pair, prompt + response
+  median wall time per step, its minimum, and the median process CPU time over all threads
+  (on a shared machine, --threads 1 keeps the CPU time free of OpenMP spin-waiting); useful
+  tokens/s = real tokens of every (prompt, response) pair, prompt + response
   (`Batch.n_pair_tokens`, the same for both layouts) / median wall time;
-- peak memory, in a fresh child per combination: on CPU, the peak resident set size during the step after one
-  warm-up step, above the resident size just before (Linux /proc/self/status VmHWM, reset
-  through /proc/self/clear_refs; that child runs with MALLOC_MMAP_THRESHOLD_=65536 so that freed
-  tensors leave the resident set at once and the peak of one step is not hidden by memory glibc
-  kept from the warm-up); on CUDA, torch.cuda.max_memory_allocated above memory_allocated
+- peak memory, in a fresh child per combination: on CPU, the peak resident set size during
+  the step after one warm-up step, above the resident size just before (Linux
+  /proc/self/status VmHWM, reset through /proc/self/clear_refs; that child runs with
+  MALLOC_MMAP_THRESHOLD_=65536 so that freed tensors leave the resident set at once and the
+  peak of one step is not hidden by memory glibc kept from the warm-up); on CUDA, torch.cuda.max_memory_allocated above memory_allocated
   before the step. Parameters, gradients of the previous step (set to None) and the batch are
   not counted; activations, logits and the new gradients are.
 
@@ -236,6 +237,7 @@ def ratios(rows: list[dict]) -> dict:
         return {
             "speedup": by[a]["useful_tokens_per_s"] / by[b]["useful_tokens_per_s"],
             "speedup_cpu_time": by[b]["cpu_s"] / by[a]["cpu_s"],
+            "speedup_min_wall": by[b]["step_s_min"] / by[a]["step_s_min"],
             "peak_memory_ratio": by[a]["peak_mib"] / by[b]["peak_mib"],
         }
 
@@ -272,11 +274,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu (float32) or cuda (bfloat16)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.prompts is None:
         args.prompts = 16 if args.device.startswith("cuda") else 2
 
