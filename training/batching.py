@@ -151,6 +151,8 @@ def _pairs(
     prompts = [list(p) for p in prompt_ids]
     pairs = []
     for b, prompt in enumerate(prompts):
+        if not mask[b].any():
+            continue  # padding of the batch: nothing of it is laid out
         if not prompt:
             raise ValueError(
                 f"batching: prompt {b} is empty (the first response token needs a predecessor)"

@@ -31,7 +31,9 @@ from torch.utils.checkpoint import checkpoint
 
 from training.batching import Batch
 
-DEFAULT_CHUNK_SIZE = 512  # rows of (rows, V) float32 logits alive at once: 512 x 152k = 311 MB
+# Rows per chunk. A chunk holds a few (chunk_size, V) float32 buffers at once (logits,
+# log-probs, in the backward their gradients): 512 x 152k vocabulary x 4 B = 311 MB each.
+DEFAULT_CHUNK_SIZE = 512
 _VERIFIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> True
 PROBE_TOKENS = 8
 
@@ -51,7 +53,8 @@ def head_logits(model, hidden: Tensor) -> Tensor:
     """(n, H) hidden states -> (n, V) logits in the compute dtype, as `model(...)` makes them."""
     cfg = model.config
     logits = model.get_output_embeddings()(hidden).to(compute_dtype(model))  # (n, V)
-    scale = getattr(model, "logit_scale", None) or getattr(cfg, "logit_scale", None)
+    scale = getattr(model, "logit_scale", None)
+    scale = getattr(cfg, "logit_scale", None) if scale is None else scale
     if scale is not None:
         logits = logits * scale
     if getattr(cfg, "logits_scaling", None):
@@ -132,7 +135,10 @@ def sequence_logps(
     for start in range(0, picked.shape[0], chunk_size):
         h, t = picked[start : start + chunk_size], batch.target[start : start + chunk_size]
         if torch.is_grad_enabled():
-            parts.append(checkpoint(_token_logps, model, h, t, use_reentrant=False))
+            # The head draws no random numbers: no RNG state to save and restore per chunk.
+            parts.append(
+                checkpoint(_token_logps, model, h, t, use_reentrant=False, preserve_rng_state=False)
+            )
         else:
             parts.append(_token_logps(model, h, t))
     return _per_slot(batch, torch.cat(parts)), batch.lengths

@@ -188,6 +188,12 @@ def test_errors_name_the_culprit(layout):
         pack(prompts, [[[7]]], pad_id=PAD)
     with pytest.raises(ValueError, match=r"\(B, k\) bool"):
         pack(prompts, responses, torch.ones(2, 1), pad_id=PAD)
+    # a prompt with no real response is padding of the batch: not laid out, not checked
+    absent = torch.tensor([[True], [False]])
+    assert pack([[1], []], responses, absent, pad_id=PAD, max_length=2).lengths.tolist() == [
+        [1],
+        [0],
+    ]
 
 
 def test_a_batch_with_no_real_response_is_empty_not_an_error():
