@@ -70,6 +70,16 @@ class RefConfig:
 
 
 @dataclass(frozen=True)
+class ConvertConfig:
+    """The `convert` stage: a released dataset as a pipeline file (`training.stages.convert`)."""
+
+    format: str = ""  # ampo-pools, ampo-groups or ultrafeedback (`--from`)
+    source: str = ""  # local file or hub dataset name (or `--in`)
+    split: str = "train_prefs"  # the split of a hub dataset
+    limit: int | None = None  # keep the first `limit` rows (None: all)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     loss: str = "ampo"  # a key of training.losses.LOSSES
     loss_options: dict = field(default_factory=dict)  # fields of the loss's config dataclass
@@ -109,6 +119,7 @@ class Recipe:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     ref_logps: RefConfig = field(default_factory=RefConfig)
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from training.chat import encode_pair
+from training.chat import encode_pair, encode_prompt
+from training.records import RecordError
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,24 @@ def tokenise_groups(records, tokenizer) -> list[TokenisedGroup]:
             )
         )
     return out
+
+
+def check_prompt_room(records, tokenizer, max_length: int | None, file=None) -> None:
+    """A RecordError naming the first group whose prompt alone leaves no room for a response
+    token under `max_length` (responses are cut to fit, and counted; prompts never are)."""
+    if max_length is None:
+        return
+    for line, rec in enumerate(records, start=1):
+        n = len(encode_prompt(tokenizer, rec.prompt))
+        if n >= max_length:
+            raise RecordError(
+                f"the prompt has {n} tokens; train.max_length={max_length} leaves no room for a "
+                "response token (responses are truncated to fit, prompts never are)",
+                field="prompt",
+                prompt_id=rec.prompt_id,
+                file=file,
+                line=line if file is not None else None,
+            )
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:

@@ -12,15 +12,19 @@ Every stage (generate, score, embed, select, ref-logps) writes through `StageOut
 Files beside the target `<dir>/<stem>.jsonl`:
 - during the run: `<name>.partial` (the JSONL lines written so far, flushed and fsynced at every
   `write`), `<name>.partial.emb` (raw little-endian embedding rows, (n_i, d) a record, in record
-  order) and `<name>.partial.json` (what the run is: kind, config, seed, input hashes, d);
+  order) and `<name>.partial.json` (what the run is: kind, config, seed, input hashes, d, and
+  the counts saved with the records); a run that fails before its first record removes them;
 - on clean exit: `<stem>.emb.npy` (R, N_max, d) with zero rows past a record's n_i, then
   `<stem>.meta.json`, then the partial renamed to `<stem>.jsonl` (the mark of completion), then
   the partial's companions removed. Each final file appears by a rename, never half-written.
 
-A re-run with the same target resumes: the partial's complete lines are kept (a truncated last
-line is dropped, and so is any record whose embedding rows did not all reach the disk), their
-prompt_ids are `done_ids`, and new records are appended, so the finished file is byte for byte
-the file an uninterrupted run writes. A partial or a finished file made with another config,
+A re-run with the same target resumes: the records of every `write` that fully reached the disk
+(its lines and embedding rows) are kept, a write cut short is dropped whole, and new records are
+appended, so the finished file is byte for byte the file an uninterrupted run writes. The counts
+(`count`, `drop`) made before a write are saved with it in the run description, so a resumed run
+starts from the counts of the records it keeps and its meta counts what an uninterrupted run's
+does; `done_ids` are the prompt_ids written, and those dropped with `drop(..., prompt_id=...)`,
+which a resumed run must not process again. A partial or a finished file made with another config,
 seed, kind, embedding dtype or other input contents is never mixed with the new run: it raises
 `StageMismatchError`, saying what differs and what to delete.
 """
@@ -177,8 +181,11 @@ class StageOutput:
         self.written = self.resumed = 0
         self.dropped: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
-        self._done: set[str] = set()
+        self._done: set[str] = set()  # prompt_ids in the file
+        self._dropped_ids: set[str] = set()  # prompt_ids dropped by `drop(..., prompt_id=)`
+        self._skip: set[str] = set()  # both: what a stage must not process again
         self._sizes: list[int] = []  # n_i of every record in the file, in order
+        self._saved = self._progress()  # the counts saved with the records on disk
         self._jsonl = self._emb = None
         self._broken = False
 
@@ -201,12 +208,14 @@ class StageOutput:
                 state = json.loads(self._state.read_text())
                 self._check(state, f"{self._partial} (an unfinished run)", self._partial_files())
                 self.dim = state.get("embedding_dim")
+                progress = state.get("progress")
             else:
                 self._jsonl.truncate(0)  # a partial without its description cannot be trusted
                 self._save_state()
+                progress = None
             if self.dtype is not None:
                 self._emb = open(self._emb_partial, "a+b")
-            self._recover()
+            self._recover(progress)
         except BaseException:
             self._close()
             raise
@@ -227,6 +236,7 @@ class StageOutput:
             )
         for record in read_records(self.path, self.run["kind"]):
             self._done.add(record.prompt_id)
+        self._skip = set(self._done)
         self.complete, self.resumed = True, len(self._done)
         for leftover in self._partial_files():  # a crash after the final rename
             leftover.unlink(missing_ok=True)
@@ -245,14 +255,28 @@ class StageOutput:
                 f"Delete {names} to start over, or write to a new path."
             )
 
-    def _save_state(self) -> None:
-        write_json(self._state, {**self.run, "embedding_dim": self.dim})
+    def _progress(self, records: int | None = None) -> dict:
+        """The counts as they stand, for the file once it holds `records` records."""
+        return {
+            "records": len(self._sizes) if records is None else records,
+            "dropped": dict(self.dropped),
+            "counts": dict(self.counters),
+            "dropped_ids": sorted(self._dropped_ids),
+        }
 
-    def _recover(self) -> None:
-        """Keep the partial's complete records (and their embedding rows); truncate the rest."""
+    def _save_state(self, after: dict | None = None) -> None:
+        """The run description, and the counts saved with the records on disk (`before`) and
+        with those of the write in flight (`after`): a resume keeps the one its records match."""
+        progress = {"before": self._saved, "after": after or self._saved}
+        write_json(self._state, {**self.run, "embedding_dim": self.dim, "progress": progress})
+
+    def _recover(self, progress: dict | None) -> None:
+        """Keep the partial's records up to the last write that fully reached the disk (lines
+        and embedding rows), and the counts saved with it; truncate the rest."""
         row_bytes = self.dim * self.dtype.itemsize if self.dtype is not None and self.dim else 0
         emb_bytes = self._emb_partial.stat().st_size if self._emb is not None else 0
-        keep = rows = 0
+        ends, ids, sizes = [0], [], []  # byte offset after each record; ids; n_i
+        rows = 0
         self._jsonl.seek(0)
         for number, raw in enumerate(self._jsonl, start=1):
             if not raw.endswith(b"\n"):
@@ -263,17 +287,40 @@ class StageOutput:
             n = self._size(record)
             if self._emb is not None and (not row_bytes or (rows + n) * row_bytes > emb_bytes):
                 break  # its embedding rows did not all reach the disk
-            if record.prompt_id in self._done:
+            if record.prompt_id in ids:
                 raise RecordError("duplicate prompt_id", field="prompt_id").at(
                     self._partial, number, prompt_id=record.prompt_id
                 )
-            self._done.add(record.prompt_id)
-            self._sizes.append(n)
-            keep, rows = keep + len(raw), rows + n
-        self._jsonl.truncate(keep)
+            ids.append(record.prompt_id)
+            sizes.append(n)
+            ends.append(ends[-1] + len(raw))
+            rows += n
+        saved = None
+        if progress:  # the write in flight when the run stopped either landed whole or not
+            after, before = progress["after"], progress["before"]
+            saved = after if len(ids) >= after["records"] else before
+            if len(ids) < saved["records"]:
+                raise StageMismatchError(
+                    f"{self._partial} holds {len(ids)} complete records, fewer than the "
+                    f"{saved['records']} its run description says reached the disk; delete "
+                    f"{', '.join(str(p) for p in self._partial_files() if p.exists())} to start over"
+                )
+            keep = saved["records"]
+        else:
+            keep = len(ids)  # no write was ever saved
+        ids, sizes = ids[:keep], sizes[:keep]
+        self._jsonl.truncate(ends[keep])
         self._jsonl.seek(0, os.SEEK_END)
         if self._emb is not None:
-            self._emb.truncate(rows * row_bytes)
+            self._emb.truncate(sum(sizes) * row_bytes)
+        self._done = set(ids)
+        self._sizes = sizes
+        if saved is not None:
+            self.dropped = Counter(saved["dropped"])
+            self.counters = Counter(saved["counts"])
+            self._dropped_ids = set(saved["dropped_ids"])
+        self._skip = self._done | self._dropped_ids
+        self._saved = self._progress()
         self.resumed = len(self._done)
 
     def _size(self, record: Record) -> int:
@@ -283,8 +330,9 @@ class StageOutput:
 
     @property
     def done_ids(self) -> set[str]:
-        """prompt_ids already in the file (resumed or written now); do not modify."""
-        return self._done
+        """prompt_ids already in the file (resumed or written now) or dropped with their id: the
+        inputs a stage must not process again; do not modify."""
+        return self._skip
 
     @property
     def records(self) -> int:
@@ -303,12 +351,15 @@ class StageOutput:
                 raise TypeError(
                     f"{self.path}: expected {self.cls.__name__}, got {type(record).__name__}"
                 )
-            if record.prompt_id in self._done or record.prompt_id in ids:
-                raise ValueError(f"{self.path}: prompt_id {record.prompt_id!r} is already written")
+            if record.prompt_id in self._skip or record.prompt_id in ids:
+                done = "dropped" if record.prompt_id in self._dropped_ids else "written"
+                raise ValueError(f"{self.path}: prompt_id {record.prompt_id!r} is already {done}")
             ids.add(record.prompt_id)
         lines = "".join(to_json_line(r) + "\n" for r in records).encode("utf-8")
         blob = self._embedding_bytes(records, embeddings)
+        after = self._progress(len(self._sizes) + len(records))
         try:
+            self._save_state(after)  # the counts travel with the records they describe
             if blob is not None:  # rows first: a line on disk always has its rows
                 self._emb.write(blob)
                 self._emb.flush()
@@ -320,8 +371,10 @@ class StageOutput:
             self._broken = True  # the two partials may disagree until a resume re-aligns them
             raise
         self._done |= ids
+        self._skip |= ids
         self._sizes.extend(self._size(r) for r in records)
         self.written += len(records)
+        self._saved = after
 
     def _embedding_bytes(self, records, embeddings) -> bytes | None:
         if self.dtype is None:
@@ -352,10 +405,19 @@ class StageOutput:
             self._save_state()  # before the first rows reach the disk
         return b"".join(arrays)
 
-    def drop(self, reason: str, n: int = 1) -> None:
-        """Count `n` input records left out, by reason (written to the meta)."""
+    def drop(self, reason: str, n: int = 1, prompt_id: str | None = None) -> None:
+        """Count `n` input records left out, by reason (written to the meta). With `prompt_id`
+        (n = 1), that input joins `done_ids` once the next write (or the end) is saved, so a
+        resumed run neither processes nor counts it again."""
         if not isinstance(reason, str) or not reason:
             raise ValueError("drop: the reason must be a non-empty string")
+        if prompt_id is not None:
+            if n != 1:
+                raise ValueError("drop: one prompt_id drops one record (n = 1)")
+            if prompt_id in self._skip:
+                raise ValueError(f"{self.path}: prompt_id {prompt_id!r} is already done")
+            self._dropped_ids.add(prompt_id)
+            self._skip.add(prompt_id)
         self.dropped[reason] += n
 
     def count(self, name: str, n: int = 1) -> None:
@@ -381,7 +443,11 @@ class StageOutput:
             if exc_type is None and not self.complete:
                 self._finish()
         finally:
+            opened = self._jsonl is not None
             self._close()
+            if exc_type is not None and opened and not self._sizes and not self._dropped_ids:
+                for path in self._partial_files():  # nothing to resume: leave no trace
+                    path.unlink(missing_ok=True)
         return False  # an exception leaves the partial for a resume and no final file
 
     def _close(self) -> None:

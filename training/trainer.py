@@ -27,7 +27,7 @@ from selection.provenance import atomic_write_bytes, provenance
 from training import checkpoint, distributed
 from training.batching import LAYOUTS
 from training.config import Recipe, recipe_from_dict
-from training.groupdata import Schedule, collate, tokenise_groups
+from training.groupdata import Schedule, check_prompt_room, collate, tokenise_groups
 from training.logprobs import sequence_logps
 from training.losses import get_loss
 from training.models import ModelSpec, load_model, load_tokenizer
@@ -102,6 +102,7 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
     # -- data --------------------------------------------------------------------------------
     tokenizer = load_tokenizer(recipe.model)
     records = list(read_records(groups_path, "group"))
+    check_prompt_room(records, tokenizer, cfg.max_length, file=groups_path)
     if entry.needs_reference(loss_cfg):
         missing = [r.prompt_id for r in records if r.ref_logps is None]
         if missing:

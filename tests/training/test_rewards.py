@@ -344,7 +344,7 @@ def test_function_parameters_and_results_are_checked():
         assert s.score(["p"], ["fine"])[0] == 1.0
         with pytest.raises(ValueError, match="returned nan for pair 1"):
             s.score(["p", "p"], ["fine", "nan"])
-        with pytest.raises(ValueError, match=r"returned '1\.0' for pair 0, not a number"):
+        with pytest.raises(ValueError, match=r"returned '1\.0', not a number for pair 0"):
             s.score(["p"], ["str"])
     finally:
         del REWARD_FUNCTIONS["test_bad"]

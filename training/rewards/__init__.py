@@ -9,7 +9,7 @@
 Programmatic rewards register with `@reward_function("name")` (see `functions.py`).
 """
 
-from training.rewards.base import SCORERS, Scorer, make_scorer, scorer_names
+from training.rewards.base import SCORERS, RewardValueError, Scorer, make_scorer, scorer_names
 from training.rewards.functions import (
     REWARD_FUNCTIONS,
     FunctionScorer,
@@ -24,6 +24,7 @@ __all__ = [
     "SCORERS",
     "FunctionScorer",
     "RewardFunction",
+    "RewardValueError",
     "Scorer",
     "get_reward_function",
     "make_scorer",

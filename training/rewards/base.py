@@ -20,6 +20,15 @@ from training.chat import Message
 Prompt = str | Sequence[Message]
 
 
+class RewardValueError(ValueError):
+    """A scorer produced no usable reward for pair `index` (of the call's pairs): `problem`
+    says what it gave."""
+
+    def __init__(self, problem: str, index: int):
+        super().__init__(f"{problem} for pair {index}")
+        self.problem, self.index = problem, index
+
+
 @runtime_checkable
 class Scorer(Protocol):
     backend: str

@@ -25,6 +25,7 @@ import numpy as np
 
 from training.chat import check_pairs, last_user_text
 from training.padded_batches import progress
+from training.rewards.base import RewardValueError
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,11 @@ class FunctionScorer:
         ):
             value = self.entry.fn(last_user_text(prompt), response, **self.params)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ValueError(
-                    f"reward function {self.entry.name!r} returned {value!r} for pair {i}, "
-                    "not a number"
+                raise RewardValueError(
+                    f"reward function {self.entry.name!r} returned {value!r}, not a number", i
                 )
             if not math.isfinite(value):
-                raise ValueError(
-                    f"reward function {self.entry.name!r} returned {value} for pair {i}"
-                )
+                raise RewardValueError(f"reward function {self.entry.name!r} returned {value}", i)
             out[i] = value
         self.n_scored += len(responses)
         return out

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from training.embeddings import make_embedder
-from training.stagefile import StageOutput, count_lines, read_records
+from training.stagefile import StageOutput, read_records
 from training.stages.common import chunks, section
 
 POOLS_PER_WRITE = 64
@@ -32,6 +32,7 @@ def embed(recipe, inp, out: Path, resume: bool = False) -> Path:
     if cfg.backend == "policy":
         config["model"] = section(recipe.model)
     config["runtime"] = {"batch_size": cfg.batch_size}
+    total = sum(1 for _ in read_records(inp, "pool"))  # the whole input validated first
     with StageOutput(
         out,
         kind="pool",
@@ -45,7 +46,7 @@ def embed(recipe, inp, out: Path, resume: bool = False) -> Path:
         done = stage.done_ids
         embedder = make_stage_embedder(recipe)
         pools = (p for p in read_records(inp, "pool") if p.prompt_id not in done)
-        with tqdm(total=count_lines(inp), initial=len(done), desc="embed", unit="prompt") as bar:
+        with tqdm(total=total, initial=len(done), desc="embed", unit="prompt") as bar:
             for chunk in chunks(pools, POOLS_PER_WRITE):
                 prompts = [p.prompt for p in chunk for _ in p.responses]
                 responses = [r for p in chunk for r in p.responses]

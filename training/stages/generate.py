@@ -54,13 +54,13 @@ def generate(recipe, inp, out: Path, resume: bool = False) -> Path:
                 for chunk in chunks(todo, PROMPTS_PER_WRITE):
                     seeds = [prompt_seed(cfg.seed, p.prompt_id) for p in chunk]
                     texts = generator.generate([p.prompt for p in chunk], sampling, seeds)
+                    stage.count("samples", sum(len(t) for t in texts))  # saved with the write
                     stage.write(
                         [
                             PoolRecord(p.prompt_id, p.prompt, tuple(t))
                             for p, t in zip(chunk, texts, strict=True)
                         ]
                     )
-                    stage.count("samples", sum(len(t) for t in texts))
                     bar.update(len(chunk))
         finally:
             generator.close()

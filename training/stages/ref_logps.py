@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from training.batching import pack_padded
-from training.groupdata import collate, tokenise_groups
+from training.groupdata import check_prompt_room, collate, tokenise_groups
 from training.logprobs import sequence_logps
 from training.models import load_model, load_tokenizer
 from training.stagefile import StageOutput, count_lines, read_records
@@ -29,13 +29,15 @@ def ref_logps(recipe, inp, out: Path, resume: bool = False) -> Path:
         "max_length": recipe.train.max_length,
         "runtime": {"batch_size": recipe.ref_logps.batch_size},
     }
+    tokenizer = load_tokenizer(spec)
+    # the whole file is read and every prompt measured before anything is written
+    check_prompt_room(read_records(inp, "group"), tokenizer, recipe.train.max_length, file=inp)
     with StageOutput(
         out, kind="group", config=config, inputs=[inp], resume_ignore=("runtime",)
     ) as stage:
         if stage.complete:
             return out
         done = stage.done_ids
-        tokenizer = load_tokenizer(spec)
         model = load_model(spec)
         groups = (g for g in read_records(inp, "group") if g.prompt_id not in done)
         with tqdm(total=count_lines(inp), initial=len(done), desc="ref-logps", unit="group") as bar:
