@@ -8,6 +8,12 @@ checkpoint, SIGTERM); the final checkpoint. One process, or several under `torch
 Normalisation: every micro-batch's summed per-prompt loss is divided by the groups per process
 and step (B x accum); DDP and FSDP average gradients over processes, so the step's gradient is
 that of the mean loss over the global batch, whatever the split into processes and micro-steps.
+
+Resume (`resume=True`) continues the run that wrote the newest checkpoint, or refuses: the
+config may differ only in `config.RESUME_MAY_CHANGE` (how the steps are computed, not which:
+max_steps and epochs are fixed, as they set the lr schedule), the global batch and the groups
+file (its sha256, kept in trainer_state.pt) must be the same. The continuation is the
+uninterrupted run (bit-identical when nothing changed; tests/training/test_trainer_resume.py).
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from tqdm.auto import tqdm
 from selection.provenance import atomic_write_bytes, provenance
 from training import checkpoint, distributed
 from training.batching import LAYOUTS
-from training.config import Recipe, recipe_from_dict
+from training.config import RESUME_MAY_CHANGE, Recipe, recipe_from_dict, resume_differences
 from training.groupdata import Schedule, collate, tokenise_groups
 from training.logprobs import sequence_logps
 from training.losses import get_loss
 from training.models import ModelSpec, load_model, load_tokenizer
-from training.stagefile import read_records
+from training.stagefile import read_records, sha256_file
 
 PRECISIONS = {  # name -> (parameter dtype, autocast dtype or None)
     "fp32": (torch.float32, None),
@@ -93,10 +99,11 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
     # -- resume: the weights come from the newest checkpoint -------------------------------
     state = None
     model_spec = recipe.model
+    global_batch = cfg.batch_size * cfg.grad_accum * d.world_size
+    groups_sha256 = sha256_file(groups_path)
     if resume and (last := checkpoint.latest(out)) is not None:
         state = checkpoint.load_state(last)
-        if recipe_from_dict(state["config"]) != recipe:
-            raise ValueError(f"--resume: {last} was written with another config")
+        _check_resumable(state, recipe, global_batch, groups_sha256, last)
         model_spec = ModelSpec(str(last), dtype=recipe.model.dtype, device=recipe.model.device)
 
     # -- data --------------------------------------------------------------------------------
@@ -162,6 +169,12 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
             "world_size": d.world_size,
         }
         atomic_write_bytes(out / "train.meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    # what a checkpoint records besides the states: what --resume checks
+    extra = {
+        "config": recipe.to_dict(),
+        "global_batch": global_batch,
+        "groups_sha256": groups_sha256,
+    }
     previous = signal.signal(signal.SIGTERM, _Stop())
     autocast = (
         torch.autocast(d.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
@@ -201,12 +214,12 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
             stop = distributed.any_process(_Stop.requested, d.device)
             due = cfg.save_every and (step + 1) % cfg.save_every == 0
             if stop or (due and step + 1 < total):
-                _save(out, step + 1, engine, policy, tokenizer, optimizer, scheduler, recipe, d)
+                _save(out, step + 1, engine, policy, tokenizer, optimizer, scheduler, extra, d)
             if stop:
                 stopped = True
                 break
         if not stopped:
-            _save(out, total, engine, policy, tokenizer, optimizer, scheduler, recipe, d)
+            _save(out, total, engine, policy, tokenizer, optimizer, scheduler, extra, d)
     finally:
         signal.signal(signal.SIGTERM, previous)
         _Stop.requested = False
@@ -288,9 +301,26 @@ def _row(step: int, sums: torch.Tensor, grad_norm: float, lr: float, elapsed: fl
     }
 
 
-def _save(out, step, engine, policy, tokenizer, optimizer, scheduler, recipe, d):
-    extra = {"config": recipe.to_dict()}
+def _save(out, step, engine, policy, tokenizer, optimizer, scheduler, extra, d):
     checkpoint.save(out, step, engine, policy, tokenizer, optimizer, scheduler, extra, d)
+
+
+def _check_resumable(state: dict, recipe: Recipe, global_batch: int, groups_sha256: str, last):
+    """Refuse to resume anything but the run that wrote `last` (`config.RESUME_MAY_CHANGE`)."""
+    problems = resume_differences(recipe_from_dict(state["config"]), recipe)
+    if state.get("global_batch", global_batch) != global_batch:
+        problems.append(
+            f"global batch (batch_size x grad_accum x world size): {state['global_batch']} -> "
+            f"{global_batch}"
+        )
+    if state.get("groups_sha256", groups_sha256) != groups_sha256:
+        problems.append("groups file: another content (sha256) than the run was trained on")
+    if problems:
+        raise ValueError(
+            f"--resume: {last} belongs to another run: {'; '.join(problems)}. Only "
+            f"{', '.join(RESUME_MAY_CHANGE)} may change on resume (and the split of the global "
+            "batch); to change more, start a new run from the checkpoint (model.name_or_path)"
+        )
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
