@@ -191,7 +191,9 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
                 batch_groups = [groups[i] for i in sched.micro_batch(step, micro, d.rank)]
                 col = collate(batch_groups)
                 with distributed.gradient_sync(engine, micro == cfg.grad_accum - 1), autocast:
-                    loss, stats = _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d)
+                    loss, stats = _micro_step(
+                        engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path
+                    )
                     (loss / per_process).backward()
                 sums += stats
             norm = torch.nn.utils.clip_grad_norm_(engine.parameters(), cfg.max_grad_norm)
@@ -240,7 +242,7 @@ class PolicyLogps(torch.nn.Module):
         return sequence_logps(self.policy, batch, chunk_size=self.chunk_size)
 
 
-def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d):
+def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path):
     """Summed per-prompt loss of one micro-batch and its stats (a StepStats vector)."""
     batch = LAYOUTS[cfg.layout](
         col.prompt_ids,
@@ -252,9 +254,12 @@ def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d):
     device = d.device
     logps, lengths = engine(batch.to(device))  # (B, k) each
     if col.lengths is not None and not torch.equal(lengths.cpu().long(), col.lengths):
+        row = int((lengths.cpu().long() != col.lengths).any(dim=1).nonzero()[0])
         raise ValueError(
-            "groups file: recorded response lengths differ from this tokenizer's (the ref-logps "
-            "stage ran with another tokenizer or max_length)"
+            f"{groups_path}: prompt_id {col.prompt_id[row]!r}: recorded response lengths "
+            f"{col.lengths[row][col.mask[row]].tolist()} differ from this tokenizer's "
+            f"{lengths[row].cpu()[col.mask[row]].tolist()} (the ref-logps stage ran with another "
+            "tokenizer or max_length)"
         )
     mask = col.mask.to(device)
     ref = None if col.ref_logps is None else col.ref_logps.to(device)
