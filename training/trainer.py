@@ -135,7 +135,7 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
         )
     )
     if cfg.gradient_checkpointing:
-        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _enable_activation_checkpointing(policy)
     policy.config.use_cache = False
     policy.train()
     # DDP and FSDP2 see one module whose forward is the whole log-prob computation.
@@ -239,7 +239,10 @@ class PolicyLogps(torch.nn.Module):
         self.chunk_size = chunk_size
 
     def forward(self, batch):
-        return sequence_logps(self.policy, batch, chunk_size=self.chunk_size)
+        logps, lengths = sequence_logps(self.policy, batch, chunk_size=self.chunk_size)
+        # not a view: FSDP2 hooks the output for its backward, and a view loses the hook
+        # under an in-place op downstream
+        return logps.clone(), lengths
 
 
 def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path):
@@ -326,6 +329,15 @@ def _check_resumable(state: dict, recipe: Recipe, global_batch: int, groups_sha2
             f"{', '.join(RESUME_MAY_CHANGE)} may change on resume (and the split of the global "
             "batch); to change more, start a new run from the checkpoint (model.name_or_path)"
         )
+
+
+def _enable_activation_checkpointing(policy) -> None:
+    """transformers >= 5.24 names it activation checkpointing (the old name warns)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(policy, "activation_checkpointing_enable"):
+        policy.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
