@@ -45,6 +45,7 @@ from trainer_files import (
 from training import checkpoint
 
 STEPS, SAVE_EVERY = 20, 10
+CLI_STEPS = 100  # the subprocess run: long enough for SIGTERM to land mid-run
 TRAIN = dict(
     loss="ampo",
     loss_options=dict(beta=2.0, gamma=0.5, alpha=0.5),
@@ -84,16 +85,18 @@ def rolled_back(straight: Path, dest: Path, step: int) -> Path:
     return dest
 
 
-def assert_continues(straight: Path, resumed: Path, rtol: float, atol: float) -> None:
-    """One metrics row per step 1..STEPS, the straight run's trajectory, its final weights."""
+def assert_continues(
+    straight: Path, resumed: Path, rtol: float, atol: float, steps: int = STEPS
+) -> None:
+    """One metrics row per step 1..steps, the straight run's trajectory, its final weights."""
     rows, ref = read_metrics(resumed), read_metrics(straight)
-    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert [r["step"] for r in rows] == list(range(1, steps + 1))
     for key in ("loss", "grad_norm", "lr"):
         got, want = [r[key] for r in rows], [r[key] for r in ref]
         np.testing.assert_allclose(got, want, rtol=rtol, atol=0, err_msg=key)
-    assert checkpoint.latest(resumed) == checkpoint.step_dir(resumed, STEPS)
-    wa = checkpoint_weights(checkpoint.step_dir(straight, STEPS))
-    wb = checkpoint_weights(checkpoint.step_dir(resumed, STEPS))
+    assert checkpoint.latest(resumed) == checkpoint.step_dir(resumed, steps)
+    wa = checkpoint_weights(checkpoint.step_dir(straight, steps))
+    wb = checkpoint_weights(checkpoint.step_dir(resumed, steps))
     worst = max(float((wa[k] - wb[k]).abs().max()) for k in wa)
     assert worst <= atol, f"final weights differ by {worst:.3g} > {atol:g}"
 
@@ -188,28 +191,31 @@ def test_sigterm_checkpoints_and_resume_finishes_the_run(setup, tmp_path):
 def test_sigterm_to_the_cli_exits_0_with_a_loadable_checkpoint(setup, tmp_path):
     """`python -m training train` signalled after its first logged step exits with 0, leaving a
     checkpoint that from_pretrained loads, whose trainer_state step is the last logged step;
-    `--resume` (the CLI again) ends on the straight run's weights."""
+    `--resume` (the CLI again) ends on the uninterrupted run's weights. 100 steps and no
+    periodic checkpoint, so that the only checkpoint before the end is SIGTERM's."""
     from transformers import AutoModelForCausalLM
 
-    groups, recipe, straight = setup
-    # a checkpoint every step slows the steps (~50 ms) so the signal lands mid-run
-    slow = recipe("every-step", save_every=1)
+    groups, recipe, _ = setup
+    long = recipe("cli", max_steps=CLI_STEPS, save_every=0)
+    straight = tmp_path / "straight"
+    run_trainer(long, groups, straight)
     out = tmp_path / "run"
-    cmd = [sys.executable, *cli_args(slow, groups, out)]
+    cmd = [sys.executable, *cli_args(long, groups, out)]
     proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     metrics = out / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while not (metrics.exists() and metrics.read_text().strip()):
         assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
         assert time.monotonic() < deadline, "no step logged in 120 s"
-        time.sleep(0.005)
+        time.sleep(0.002)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()[-3000:]
 
     last = checkpoint.latest(out)
+    assert last is not None, "SIGTERM left no checkpoint"
     step = checkpoint.load_state(last)["step"]
-    assert 1 <= step < STEPS and last == checkpoint.step_dir(out, step)
+    assert 1 <= step < CLI_STEPS and last == checkpoint.step_dir(out, step)
     assert [r["step"] for r in read_metrics(out)] == list(range(1, step + 1))
     model = AutoModelForCausalLM.from_pretrained(last)
     saved = checkpoint_weights(last)
@@ -217,7 +223,7 @@ def test_sigterm_to_the_cli_exits_0_with_a_loadable_checkpoint(setup, tmp_path):
         assert torch.equal(p.detach().to(torch.float64), saved[name]), name
 
     resume = subprocess.run(
-        [sys.executable, *cli_args(slow, groups, out, resume=True)],
+        [sys.executable, *cli_args(long, groups, out, resume=True)],
         env=cli_env(),
         capture_output=True,
         text=True,
@@ -225,4 +231,4 @@ def test_sigterm_to_the_cli_exits_0_with_a_loadable_checkpoint(setup, tmp_path):
         check=False,
     )
     assert resume.returncode == 0, resume.stderr[-3000:]
-    assert_continues(straight, out, EXACT_RTOL, EXACT_WEIGHTS_ATOL)
+    assert_continues(straight, out, EXACT_RTOL, EXACT_WEIGHTS_ATOL, CLI_STEPS)
