@@ -264,6 +264,65 @@ def load_recipe(name_or_path: str, overrides: dict | None = None) -> Recipe:
     return _build(Recipe, raw, f"recipe {name_or_path}")
 
 
+# -- resuming ----------------------------------------------------------------------------------
+
+# What `--resume` lets differ from the checkpoint's config. Resuming must continue the run that
+# wrote the checkpoint: the same steps on the same data, so every field that decides the steps
+# is fixed, max_steps and epochs included (they set the schedule's length, hence the warmup and
+# the cosine, hence every step's lr; to train longer, start a new run whose model is the
+# checkpoint). What may change is how the steps are computed, never which: the split of the global
+# batch into micro-batches and processes (the global batch itself is checked apart), the layout,
+# the head's chunking, activation checkpointing, DDP or FSDP2 (each held to the same trajectory
+# by tests/training/test_trainer_invariants.py and test_trainer_distributed.py), the device and
+# threads; and what does not enter training (logging and checkpoint cadence, TensorBoard, the
+# recipe's name and run_dir, the other stages' sections).
+RESUME_MAY_CHANGE = (
+    "name",
+    "run_dir",
+    "data",
+    "generate",
+    "score",
+    "embed",
+    "select",
+    "ref_logps",
+    "model.device",
+    "reference.device",
+    "train.batch_size",
+    "train.grad_accum",
+    "train.layout",
+    "train.logprob_chunk",
+    "train.gradient_checkpointing",
+    "train.distributed",
+    "train.threads",
+    "train.log_every",
+    "train.save_every",
+    "train.tensorboard",
+)
+
+
+def _fields(recipe: Recipe) -> dict:
+    """Dotted field name -> value, one level into each section (`train.lr`, `model.device`)."""
+    out = {}
+    for f in dataclasses.fields(recipe):
+        value = getattr(recipe, f.name)
+        if dataclasses.is_dataclass(value):
+            out |= {f"{f.name}.{g.name}": getattr(value, g.name) for g in dataclasses.fields(value)}
+        else:
+            out[f.name] = value
+    return out
+
+
+def resume_differences(saved: Recipe, now: Recipe) -> list[str]:
+    """`name: saved -> now` for each field that differs and may not (RESUME_MAY_CHANGE)."""
+    a, b = _fields(saved), _fields(now)
+    free = lambda key: key in RESUME_MAY_CHANGE or key.split(".")[0] in RESUME_MAY_CHANGE  # noqa: E731
+    return [
+        f"{key}: {a.get(key)!r} -> {b.get(key)!r}"
+        for key in sorted(a.keys() | b.keys())
+        if not free(key) and a.get(key) != b.get(key)
+    ]
+
+
 def recipe_from_dict(values: dict) -> Recipe:
     """The inverse of `Recipe.to_dict` (used to restore the config saved in a checkpoint)."""
     return _build(Recipe, values, "config")

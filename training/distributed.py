@@ -3,6 +3,11 @@
 
 No process management here: one process per device, launched by those tools. Without their
 environment variables everything runs in one process and the helpers are no-ops.
+
+On CPU (gloo): `torchrun --nproc_per_node N`, or `accelerate launch --multi_gpu --num_processes
+N` (torch.distributed.run underneath, on CPU too). `accelerate launch --cpu --num_processes N`
+starts ONE process unless given an MPI hostfile; the run's `train.meta.json` records the
+world size it actually had.
 """
 
 from __future__ import annotations
@@ -77,7 +82,10 @@ def wrap(model, strategy: str, d: Dist, param_dtype: torch.dtype | None = None):
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     mesh = init_device_mesh(d.device.type, (d.world_size,))
-    policy = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
+    # Mixed precision: compute in param_dtype, reduce gradients in float32. Otherwise reduce in
+    # the parameters' own dtype (a float32 reduce_dtype would round fp64 gradients to float32).
+    reduce_dtype = torch.float32 if param_dtype is not None else None
+    policy = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=reduce_dtype)
     for layer in _decoder_layers(model):
         fully_shard(layer, mesh=mesh, mp_policy=policy)
     fully_shard(model, mesh=mesh, mp_policy=policy)

@@ -104,6 +104,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Collated:
+    prompt_id: list[str]  # B, the groups' ids (for error messages)
     prompt_ids: list[list[int]]  # B
     response_ids: list[list[list[int]]]  # B x k_max (empty lists where masked)
     mask: torch.Tensor  # (B, k_max) bool
@@ -134,6 +135,7 @@ def collate(groups: list[TokenisedGroup]) -> Collated:
             lengths[i, :n] = torch.tensor(g.lengths)
         responses.append(g.response_ids + [[] for _ in range(k - n)])
     return Collated(
+        prompt_id=[g.prompt_id for g in groups],
         prompt_ids=[g.prompt_ids for g in groups],
         response_ids=responses,
         mask=mask,

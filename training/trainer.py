@@ -8,6 +8,12 @@ checkpoint, SIGTERM); the final checkpoint. One process, or several under `torch
 Normalisation: every micro-batch's summed per-prompt loss is divided by the groups per process
 and step (B x accum); DDP and FSDP average gradients over processes, so the step's gradient is
 that of the mean loss over the global batch, whatever the split into processes and micro-steps.
+
+Resume (`resume=True`) continues the run that wrote the newest checkpoint, or refuses: the
+config may differ only in `config.RESUME_MAY_CHANGE` (how the steps are computed, not which:
+max_steps and epochs are fixed, as they set the lr schedule), the global batch and the groups
+file (its sha256, kept in trainer_state.pt) must be the same. The continuation is the
+uninterrupted run (bit-identical when nothing changed; tests/training/test_trainer_resume.py).
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from tqdm.auto import tqdm
 from selection.provenance import atomic_write_bytes, provenance
 from training import checkpoint, distributed
 from training.batching import LAYOUTS
-from training.config import Recipe, recipe_from_dict
+from training.config import RESUME_MAY_CHANGE, Recipe, recipe_from_dict, resume_differences
 from training.groupdata import Schedule, check_prompt_room, collate, tokenise_groups
 from training.logprobs import sequence_logps
 from training.losses import get_loss
 from training.models import ModelSpec, load_model, load_tokenizer
-from training.stagefile import read_records
+from training.stagefile import read_records, sha256_file
 
 PRECISIONS = {  # name -> (parameter dtype, autocast dtype or None)
     "fp32": (torch.float32, None),
@@ -93,10 +99,11 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
     # -- resume: the weights come from the newest checkpoint -------------------------------
     state = None
     model_spec = recipe.model
+    global_batch = cfg.batch_size * cfg.grad_accum * d.world_size
+    groups_sha256 = sha256_file(groups_path)
     if resume and (last := checkpoint.latest(out)) is not None:
         state = checkpoint.load_state(last)
-        if recipe_from_dict(state["config"]) != recipe:
-            raise ValueError(f"--resume: {last} was written with another config")
+        _check_resumable(state, recipe, global_batch, groups_sha256, last)
         model_spec = ModelSpec(str(last), dtype=recipe.model.dtype, device=recipe.model.device)
 
     # -- data --------------------------------------------------------------------------------
@@ -129,7 +136,7 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
         )
     )
     if cfg.gradient_checkpointing:
-        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _enable_activation_checkpointing(policy)
     policy.config.use_cache = False
     policy.train()
     # DDP and FSDP2 see one module whose forward is the whole log-prob computation.
@@ -163,6 +170,12 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
             "world_size": d.world_size,
         }
         atomic_write_bytes(out / "train.meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    # what a checkpoint records besides the states: what --resume checks
+    extra = {
+        "config": recipe.to_dict(),
+        "global_batch": global_batch,
+        "groups_sha256": groups_sha256,
+    }
     previous = signal.signal(signal.SIGTERM, _Stop())
     autocast = (
         torch.autocast(d.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
@@ -179,7 +192,9 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
                 batch_groups = [groups[i] for i in sched.micro_batch(step, micro, d.rank)]
                 col = collate(batch_groups)
                 with distributed.gradient_sync(engine, micro == cfg.grad_accum - 1), autocast:
-                    loss, stats = _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d)
+                    loss, stats = _micro_step(
+                        engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path
+                    )
                     (loss / per_process).backward()
                 sums += stats
             norm = torch.nn.utils.clip_grad_norm_(engine.parameters(), cfg.max_grad_norm)
@@ -202,12 +217,12 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
             stop = distributed.any_process(_Stop.requested, d.device)
             due = cfg.save_every and (step + 1) % cfg.save_every == 0
             if stop or (due and step + 1 < total):
-                _save(out, step + 1, engine, policy, tokenizer, optimizer, scheduler, recipe, d)
+                _save(out, step + 1, engine, policy, tokenizer, optimizer, scheduler, extra, d)
             if stop:
                 stopped = True
                 break
         if not stopped:
-            _save(out, total, engine, policy, tokenizer, optimizer, scheduler, recipe, d)
+            _save(out, total, engine, policy, tokenizer, optimizer, scheduler, extra, d)
     finally:
         signal.signal(signal.SIGTERM, previous)
         _Stop.requested = False
@@ -225,10 +240,13 @@ class PolicyLogps(torch.nn.Module):
         self.chunk_size = chunk_size
 
     def forward(self, batch):
-        return sequence_logps(self.policy, batch, chunk_size=self.chunk_size)
+        logps, lengths = sequence_logps(self.policy, batch, chunk_size=self.chunk_size)
+        # not a view: FSDP2 hooks the output for its backward, and a view loses the hook
+        # under an in-place op downstream
+        return logps.clone(), lengths
 
 
-def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d):
+def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path):
     """Summed per-prompt loss of one micro-batch and its stats (a StepStats vector)."""
     batch = LAYOUTS[cfg.layout](
         col.prompt_ids,
@@ -240,9 +258,12 @@ def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d):
     device = d.device
     logps, lengths = engine(batch.to(device))  # (B, k) each
     if col.lengths is not None and not torch.equal(lengths.cpu().long(), col.lengths):
+        row = int((lengths.cpu().long() != col.lengths).any(dim=1).nonzero()[0])
         raise ValueError(
-            "groups file: recorded response lengths differ from this tokenizer's (the ref-logps "
-            "stage ran with another tokenizer or max_length)"
+            f"{groups_path}: prompt_id {col.prompt_id[row]!r}: recorded response lengths "
+            f"{col.lengths[row][col.mask[row]].tolist()} differ from this tokenizer's "
+            f"{lengths[row].cpu()[col.mask[row]].tolist()} (the ref-logps stage ran with another "
+            "tokenizer or max_length)"
         )
     mask = col.mask.to(device)
     ref = None if col.ref_logps is None else col.ref_logps.to(device)
@@ -289,9 +310,35 @@ def _row(step: int, sums: torch.Tensor, grad_norm: float, lr: float, elapsed: fl
     }
 
 
-def _save(out, step, engine, policy, tokenizer, optimizer, scheduler, recipe, d):
-    extra = {"config": recipe.to_dict()}
+def _save(out, step, engine, policy, tokenizer, optimizer, scheduler, extra, d):
     checkpoint.save(out, step, engine, policy, tokenizer, optimizer, scheduler, extra, d)
+
+
+def _check_resumable(state: dict, recipe: Recipe, global_batch: int, groups_sha256: str, last):
+    """Refuse to resume anything but the run that wrote `last` (`config.RESUME_MAY_CHANGE`)."""
+    problems = resume_differences(recipe_from_dict(state["config"]), recipe)
+    if state.get("global_batch", global_batch) != global_batch:
+        problems.append(
+            f"global batch (batch_size x grad_accum x world size): {state['global_batch']} -> "
+            f"{global_batch}"
+        )
+    if state.get("groups_sha256", groups_sha256) != groups_sha256:
+        problems.append("groups file: another content (sha256) than the run was trained on")
+    if problems:
+        raise ValueError(
+            f"--resume: {last} belongs to another run: {'; '.join(problems)}. Only "
+            f"{', '.join(RESUME_MAY_CHANGE)} may change on resume (and the split of the global "
+            "batch); to change more, start a new run from the checkpoint (model.name_or_path)"
+        )
+
+
+def _enable_activation_checkpointing(policy) -> None:
+    """transformers >= 5.24 names it activation checkpointing (the old name warns)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(policy, "activation_checkpointing_enable"):
+        policy.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

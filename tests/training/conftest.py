@@ -35,3 +35,20 @@ def tiny_tokenizer(tiny_spec):
     from training.models import load_tokenizer
 
     return load_tokenizer(tiny_spec)
+
+
+@pytest.fixture(scope="session")
+def tiny_ref_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with every weight perturbed (seeded): a reference unlike the initial policy,
+    so DPO's and IPO's first-step loss already depends on the reference log-probs."""
+    import torch
+
+    from training.models import ModelSpec, load_model, load_tokenizer, save_pretrained
+
+    spec = ModelSpec(str(tiny_model_dir), dtype="float32", device="cpu")
+    model, tok = load_model(spec), load_tokenizer(spec)
+    g = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return save_pretrained(model, tok, tmp_path_factory.mktemp("ref") / "tiny-ref")

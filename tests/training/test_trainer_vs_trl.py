@@ -26,13 +26,13 @@ Tolerances (relative, on every step of the loss and of the pre-clip grad norm):
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
-import yaml
+import trainer_files
+from trainer_files import Group
 from trl_peer import (
     PeerConfig,
     by_hand,
@@ -40,7 +40,6 @@ from trl_peer import (
     contract_order,
     dpo_token_rows,
     our_ids,
-    response_logps,
     run_trl,
 )
 
@@ -92,18 +91,8 @@ def assert_trajectories_equal(ours, theirs, loss_rtol, grad_rtol, what):
 
 
 @pytest.fixture(scope="module")
-def ref_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model with every weight perturbed (seeded): a reference unlike the initial policy,
-    so DPO's and IPO's first-step loss already depends on the reference log-probs."""
-    from training.models import ModelSpec, load_model, load_tokenizer, save_pretrained
-
-    spec = ModelSpec(str(tiny_model_dir), dtype="float32", device="cpu")
-    model, tok = load_model(spec), load_tokenizer(spec)
-    g = torch.Generator().manual_seed(1234)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-    return save_pretrained(model, tok, tmp_path_factory.mktemp("ref") / "tiny-ref")
+def ref_model_dir(tiny_ref_model_dir):
+    return tiny_ref_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -206,76 +195,43 @@ def test_trl_trajectory_matches_hand_recomputation(loss, trl_runs, tiny_model_di
 # -- our trainer against TRL -----------------------------------------------------------------
 
 
-def write_groups(path, model_dir, ref_model_dir):
-    """Groups JSONL of k = 2 (positive 0) with reference log-probs and lengths under our
-    convention, computed by plain torch (`trl_peer.response_logps`)."""
-    from training.models import ModelSpec, load_model, load_tokenizer
-
-    spec = ModelSpec(str(ref_model_dir), dtype="float64", device="cpu")
-    ref, tok = load_model(spec), load_tokenizer(spec)
-    with torch.no_grad(), path.open("w") as f:
-        for i, (prompt, chosen, rejected) in enumerate(PAIRS):
-            logps, lengths = response_logps(ref, tok, [(prompt, chosen), (prompt, rejected)])
-            record = {
-                "prompt_id": f"p{i}",
-                "prompt": prompt,
-                "responses": [chosen, rejected],
-                "rewards": [1.0, 0.0],
-                "positive": 0,
-                "strategy": "trl-peer",
-                "ref_logps": logps.tolist(),
-                "lengths": [int(n) for n in lengths],
-            }
-            f.write(json.dumps(record) + "\n")
-    return path
+def write_groups(path, ref_model_dir):
+    """Groups JSONL of k = 2 (positive 0) with reference log-probs and lengths."""
+    groups = [Group(p, (chosen, rejected), (1.0, 0.0), 0) for p, chosen, rejected in PAIRS]
+    return trainer_files.write_groups(path, groups, ref_model_dir, strategy="trl-peer")
 
 
 def write_recipe(path, cfg: PeerConfig, model_dir, ref_model_dir, layout: str):
     loss, options = our_loss(cfg)
-    recipe = {
-        "name": "trl-peer",
-        "run_dir": str(path.parent),
-        "model": {"name_or_path": str(model_dir), "dtype": cfg.dtype, "device": "cpu"},
-        # the groups file already holds the reference log-probs of this model
-        "reference": {"name_or_path": str(ref_model_dir), "dtype": cfg.dtype, "device": "cpu"},
-        "train": {
-            "loss": loss,
-            "loss_options": options,
-            "lr": cfg.lr,
-            "warmup_ratio": cfg.warmup_ratio,
-            "min_lr_ratio": cfg.min_lr_ratio,
-            "max_steps": cfg.max_steps,
-            "batch_size": cfg.batch_size,
-            "grad_accum": cfg.grad_accum,
-            "max_grad_norm": cfg.max_grad_norm,
-            "weight_decay": cfg.weight_decay,
-            "adam_betas": list(cfg.adam_betas),
-            "adam_eps": cfg.adam_eps,
-            "precision": {"float32": "fp32", "float64": "fp64"}[cfg.dtype],
-            "layout": layout,
-            "max_length": 512,
-            "seed": cfg.seed,
-            "threads": cfg.threads,
-            "log_every": 1,
-        },
+    train = {
+        "loss": loss,
+        "loss_options": options,
+        "lr": cfg.lr,
+        "warmup_ratio": cfg.warmup_ratio,
+        "min_lr_ratio": cfg.min_lr_ratio,
+        "max_steps": cfg.max_steps,
+        "batch_size": cfg.batch_size,
+        "grad_accum": cfg.grad_accum,
+        "max_grad_norm": cfg.max_grad_norm,
+        "weight_decay": cfg.weight_decay,
+        "adam_betas": list(cfg.adam_betas),
+        "adam_eps": cfg.adam_eps,
+        "precision": {"float32": "fp32", "float64": "fp64"}[cfg.dtype],
+        "layout": layout,
+        "seed": cfg.seed,
+        "threads": cfg.threads,
     }
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    return path
+    return trainer_files.write_recipe(path, model_dir, train, ref_model_dir)
 
 
 def our_trajectory(tmp_path, cfg: PeerConfig, model_dir, ref_model_dir, layout: str):
     from trl_peer import Trajectory
 
-    from training import trainer
-    from training.config import load_recipe
-
-    groups = write_groups(tmp_path / "groups.jsonl", model_dir, ref_model_dir)
-    recipe = load_recipe(
-        str(write_recipe(tmp_path / "recipe.yaml", cfg, model_dir, ref_model_dir, layout))
-    )
+    groups = write_groups(tmp_path / "groups.jsonl", ref_model_dir)
+    recipe = write_recipe(tmp_path / "recipe.yaml", cfg, model_dir, ref_model_dir, layout)
     out = tmp_path / "train"
-    trainer.train(recipe, groups, out, resume=False)
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    trainer_files.run_trainer(recipe, groups, out)
+    rows = trainer_files.read_metrics(out)
     rows = sorted((r for r in rows if "grad_norm" in r), key=lambda r: r["step"])
     assert len(rows) == cfg.max_steps
     return Trajectory(
