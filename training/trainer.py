@@ -36,6 +36,7 @@ from training.config import RESUME_MAY_CHANGE, Recipe, recipe_from_dict, resume_
 from training.groupdata import Schedule, check_prompt_room, collate, tokenise_groups
 from training.logprobs import sequence_logps
 from training.losses import get_loss
+from training.metrics_log import MetricsLog
 from training.models import ModelSpec, load_model, load_tokenizer
 from training.stagefile import read_records, sha256_file
 
@@ -158,10 +159,10 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
     if state is not None:
         checkpoint.restore(state, engine, optimizer, scheduler)
         start = state["step"]
-    metrics_path = out / "metrics.jsonl"
+    metrics = None
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        _truncate_metrics(metrics_path, start)
+        metrics = MetricsLog(out, start, cfg.tensorboard)
         meta = provenance(recipe.to_dict(), cfg.seed) | {
             "groups": str(groups_path),
             "n_groups": len(groups),
@@ -209,8 +210,7 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
             elapsed = time.perf_counter() - t0
             if d.is_main and (step + 1) % cfg.log_every == 0:
                 row = _row(step + 1, sums, grad_norm, lr, elapsed)
-                with metrics_path.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                metrics.write(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['rewards/accuracies']:.2f}")
 
             # -- checkpoint, and stop on SIGTERM -------------------------------------------------
@@ -224,6 +224,8 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
         if not stopped:
             _save(out, total, engine, policy, tokenizer, optimizer, scheduler, extra, d)
     finally:
+        if metrics is not None:
+            metrics.close()
         signal.signal(signal.SIGTERM, previous)
         _Stop.requested = False
         distributed.teardown()
@@ -339,12 +341,3 @@ def _enable_activation_checkpointing(policy) -> None:
         policy.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
     else:
         policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop logged rows after `step` (a resumed run logs them again)."""
-    if not path.exists():
-        return
-    rows = [line for line in path.read_text().splitlines() if line.strip()]
-    keep = [line for line in rows if json.loads(line)["step"] <= step]
-    atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())
