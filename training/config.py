@@ -91,7 +91,7 @@ class TrainConfig:
     batch_size: int = 2  # prompts (groups of k) per micro-batch and process
     grad_accum: int = 16
     max_grad_norm: float = 1.0
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # on every parameter (TRL exempts biases and norm weights)
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     precision: str = "auto"  # auto: bf16-mixed on CUDA, fp32 on CPU; or fp32, bf16-mixed, fp64

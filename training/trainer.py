@@ -23,7 +23,6 @@ import math
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -55,13 +54,8 @@ def lr_at(step: int, total: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-@dataclass
-class StepStats:
-    """Sums over a step's global batch, all-reduced before logging."""
-
-    values: torch.Tensor  # (F,) float64, see FIELDS
-
-    FIELDS = ("loss", "groups", "tokens", "slots", "truncated", "chosen", "rejected", "acc")
+# What a micro-step adds to the step's sums (all-reduced over processes before logging).
+STEP_FIELDS = ("loss", "groups", "tokens", "slots", "truncated", "chosen", "rejected", "acc")
 
 
 class _Stop:
@@ -188,7 +182,7 @@ def train(recipe: Recipe, groups_path, out, resume: bool = False) -> Path:
     try:
         for step in bar:
             t0 = time.perf_counter()
-            sums = torch.zeros(len(StepStats.FIELDS), dtype=torch.float64)
+            sums = torch.zeros(len(STEP_FIELDS), dtype=torch.float64)
             for micro in range(cfg.grad_accum):
                 batch_groups = [groups[i] for i in sched.micro_batch(step, micro, d.rank)]
                 col = collate(batch_groups)
@@ -249,7 +243,7 @@ class PolicyLogps(torch.nn.Module):
 
 
 def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path):
-    """Summed per-prompt loss of one micro-batch and its stats (a StepStats vector)."""
+    """Summed per-prompt loss of one micro-batch and its stats (a STEP_FIELDS vector)."""
     batch = LAYOUTS[cfg.layout](
         col.prompt_ids,
         col.response_ids,
@@ -295,7 +289,7 @@ def _micro_step(engine, tokenizer, col, entry, loss_cfg, cfg, d, groups_path):
 
 
 def _row(step: int, sums: torch.Tensor, grad_norm: float, lr: float, elapsed: float) -> dict:
-    s = dict(zip(StepStats.FIELDS, sums.tolist(), strict=True))
+    s = dict(zip(STEP_FIELDS, sums.tolist(), strict=True))
     n = s["groups"]
     return {
         "step": step,
