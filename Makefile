@@ -41,6 +41,8 @@ bench: $(STAMP)
 
 bench-train: $(STAMP)
 	$(BIN)/python -m benchmarks.train
+	# the GPU half (1b Llama-shaped model, MFU, peak memory); prints a skip without CUDA
+	$(BIN)/python -m benchmarks.train_gpu --device auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -213,15 +213,15 @@ def peak_memory_of(fn, cuda: bool) -> int:
     return (_status_kib("VmHWM") - before) * 1024
 
 
-def child(args, worker: str):
-    """Run `time` or `memory:<layout>:<head>` in a fresh interpreter (clean allocator, own
-    peak); its JSON result is its last line of output. Memory is measured with glibc's mmap
-    threshold fixed (module docstring), time without: a fixed threshold turns every tensor
-    over 64 KiB into fresh pages and inflates the time."""
+def child(args, worker: str, module: str = "benchmarks.train"):
+    """Run `python -m module ... --worker worker` (here `time` or `memory:<layout>:<head>`) in
+    a fresh interpreter (clean allocator, own peak); its JSON result is its last line of output.
+    Memory is measured with glibc's mmap threshold fixed (module docstring), time without: a
+    fixed threshold turns every tensor over 64 KiB into fresh pages and inflates the time."""
     env = dict(os.environ)
     if worker.startswith("memory"):
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    argv = [sys.executable, "-m", "benchmarks.train", *args.argv, "--worker", worker]
+    argv = [sys.executable, "-m", module, *args.argv, "--worker", worker]
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True)
     if out.returncode != 0:
