@@ -166,3 +166,21 @@ def test_bad_annotation_names_row_and_field(tmp_path, change, message):
         BenchmarkDataError, match=f"row 1, instruction 'Explain tides.', field .*{message}"
     ):
         read_annotations(_write(tmp_path / "a.json", rows))
+
+
+def test_files_move_both_ways_with_alpaca_eval(tmp_path):
+    """alpaca_eval reads what we write, and we read what it writes (pandas `to_json(indent=2)`,
+    which escapes '/' and writes a failed judgment's NaN preference as null)."""
+    utils = pytest.importorskip("alpaca_eval.utils")
+    ours = write_model_outputs(tmp_path / "model_outputs.json", _model())
+    df = utils.load_or_convert_to_dataframe(str(ours))
+    assert list(df.columns) == list(OUTPUT_KEYS) and list(df["instruction"]) == [
+        r["instruction"] for r in BASELINE
+    ]
+    theirs = tmp_path / "theirs.json"
+    df.assign(output="a/b").to_json(theirs, orient="records", indent=2)
+    assert [o.output for o in read_model_outputs(theirs)] == ["a/b"] * 3
+    rows = utils.convert_to_dataframe([ANNOTATION, dict(ANNOTATION, preference=float("nan"))])
+    rows.to_json(tmp_path / "annotations.json", orient="records", indent=2)
+    back = read_annotations(tmp_path / "annotations.json")
+    assert [r["preference"] for r in back] == [1.73, None]
