@@ -92,8 +92,8 @@ def write_json_list(path: str | Path, rows: list[dict]) -> Path:
 
 
 def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
-    """Atomically write one JSON object a line, as FastChat's answer and judgment files are."""
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    """Atomically write one JSON object a line, as FastChat does (`json.dumps` defaults: ASCII)."""
+    text = "".join(json.dumps(row) + "\n" for row in rows)
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -134,10 +135,10 @@ class MTBench:
     sha256: MappingProxyType  # file name relative to the folder -> hex digest
 
     def question(self, question_id: int) -> Question:
-        return self._by_id[question_id]
+        return self.by_id[question_id]
 
-    @property
-    def _by_id(self) -> dict[int, Question]:
+    @cached_property
+    def by_id(self) -> dict[int, Question]:
         return {q.question_id: q for q in self.questions}
 
 
@@ -233,7 +234,7 @@ def read_judge_prompts(path: str | Path) -> MappingProxyType:
 def check_answers(bench: MTBench, answers, *, file=None) -> None:
     """Each benchmark question answered exactly once, with as many non-empty turns as it has."""
     seen: set[int] = set()
-    by_id = bench._by_id
+    by_id = bench.by_id
     for i, answer in enumerate(answers):
         where = {"file": file, "line": i + 1, "record": f"question_id {answer.question_id}"}
         question = by_id.get(answer.question_id)

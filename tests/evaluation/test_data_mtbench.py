@@ -187,3 +187,20 @@ def test_bad_benchmark_folders(tmp_path):
         load_mt_bench(_folder(tmp_path / "b", references=REFERENCES[:1]))
     with pytest.raises(FileNotFoundError, match=r"question\.jsonl"):
         load_mt_bench(tmp_path / "nowhere")
+
+
+def test_fastchat_answer_file_rewrites_byte_identical(tmp_path):
+    """FastChat writes `json.dumps(answer)` lines sorted by question_id (ASCII escapes included)."""
+    rows = [
+        {
+            "question_id": q,
+            "answer_id": f"id{q}",
+            "model_id": "vicuna",
+            "choices": [{"index": 0, "turns": ["caf\u00e9 \u2713", "b"]}],
+            "tstamp": 1687221234.123456,
+        }
+        for q in (81, 101, 111)
+    ]
+    theirs = _jsonl(tmp_path / "theirs.jsonl", rows)
+    ours = write_answers(tmp_path / "ours.jsonl", read_answers(theirs))
+    assert ours.read_bytes() == theirs.read_bytes()
