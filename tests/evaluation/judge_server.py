@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOP = [("A", -0.1), ("B", -2.5), ("a", -4.0), (" A", -5.0), ("M", -6.5)]  # the fake first token
@@ -13,7 +14,8 @@ class JudgeServer(ThreadingHTTPServer):
     """Chat completions: the reply text is `verdict: <last message>`; with logprobs asked, the
     first token's top-k from TOP. `script` gives the status of the next requests (200 after);
     `fail_after=N` answers 400 to every request after N successful ones (a crash stand-in).
-    `seen` records (status, body, Authorization) of every request."""
+    `seen` records (status, body, Authorization) of every request; `delay` seconds are spent
+    on each, `max_in_flight` is the most requests it held at once."""
 
     daemon_threads = True
 
@@ -21,6 +23,7 @@ class JudgeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), JudgeHandler)
         self.script, self.fail_after = list(script), fail_after
         self.seen, self.lock = [], threading.Lock()
+        self.delay, self.in_flight, self.max_in_flight = 0.0, 0, 0
 
     @property
     def url(self):
@@ -38,6 +41,11 @@ class JudgeHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server = self.server
         with server.lock:
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        time.sleep(server.delay)
+        with server.lock:
+            server.in_flight -= 1
             status = server.script.pop(0) if server.script else 200
             if status == 200 and server.fail_after is not None:
                 if len(server.ok()) >= server.fail_after:

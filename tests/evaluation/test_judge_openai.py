@@ -44,6 +44,13 @@ def test_replies_come_back_in_order_with_usage_and_cost(judge_server):
     assert c["cost_usd"] == pytest.approx(0.0021)
 
 
+def test_at_most_concurrency_requests_are_in_flight(judge_server):
+    server = judge_server()
+    server.delay = 0.15
+    replies = judge(server, concurrency=3).judge_many(requests(9))
+    assert server.max_in_flight == 3 and len(replies) == 9
+
+
 def test_a_rerun_sends_nothing(judge_server, tmp_path):
     server = judge_server()
     with JudgeCache(tmp_path / "judge.sqlite") as cache:
