@@ -19,7 +19,7 @@ openai = pytest.importorskip("openai")
 
 from training.chat import encode  # noqa: E402
 from training.generation import GenerationError, Sampling, make_generator  # noqa: E402
-from training.generation.openai_backend import backoff_delay  # noqa: E402
+from training.generation.http_retry import backoff_delay  # noqa: E402
 from training.generation.serve import serving  # noqa: E402
 
 PROMPTS = [

@@ -7,25 +7,16 @@ pool), results in prompt order. Two endpoints:
   template (`training.chat.prompt_text` on `spec`), for servers without a chat template or to
   keep the exact prompt text of the other backends.
 
-Credentials: the API key is read from the environment variable named by `api_key_env` (default
-OPENAI_API_KEY) and handed to the client; it is never stored on this object, logged, or put in
-`describe()`. When the variable is unset and a `base_url` is given (a local server that needs
-no key) a placeholder is sent; against api.openai.com a missing key is an error.
-
-Retries: ours, not the client's (the client is built with `max_retries=0`), so that every
-attempt is visible and the policy is the same for every server: 408/409/429/5xx responses,
-connection errors and timeouts are retried up to `max_retries` times, sleeping
-`min(backoff_max, backoff_base * 2**attempt)` scaled by a uniform jitter in [0.5, 1]; other
-errors (400, 401, 404, ...) fail at once. A prompt that finally fails raises GenerationError
-naming its index in the call.
+Credentials and retries: `training.generation.http_retry` (shared with the evaluation judge):
+the API key only from the environment variable `api_key_env` (default OPENAI_API_KEY), never
+stored here, logged or put in `describe()`; 408/409/429/5xx, connection errors and timeouts
+retried with capped exponential backoff and jitter. A prompt that finally fails raises
+GenerationError naming its index in the call.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import random
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,26 +27,8 @@ from training.generation.base import (
     check_prompts,
     library_versions,
 )
+from training.generation.http_retry import RetryPolicy, openai_client, with_retries
 from training.generation.sampling import Sampling, prompt_key, request_seeds
-
-log = logging.getLogger(__name__)
-
-NO_KEY_PLACEHOLDER = "no-key-needed"
-RETRY_STATUS = frozenset({408, 409, 429})  # and every status >= 500
-
-
-def is_retryable(error: Exception) -> bool:
-    """Rate limits, server errors, timeouts and dropped connections are worth another try."""
-    import openai
-
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code in RETRY_STATUS or error.status_code >= 500
-    return isinstance(error, openai.APIConnectionError)  # APITimeoutError is one
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Seconds to wait before retry `attempt` (0-based): exponential, capped, jittered."""
-    return min(cap, base * 2.0**attempt) * rng.uniform(0.5, 1.0)
 
 
 def chat_request(messages: list[dict], sampling: Sampling, seed: int) -> dict:
@@ -97,7 +70,6 @@ class OpenAIGenerator(Generator):
         backoff_max: float = 30.0,
         timeout: float = 600.0,
     ):
-        import openai
 
         if endpoint not in self.ENDPOINTS:
             raise ValueError(
@@ -121,15 +93,8 @@ class OpenAIGenerator(Generator):
             from training.models import load_tokenizer
 
             self.tokenizer = load_tokenizer(spec)
-        key = os.environ.get(api_key_env)
-        if not key:
-            if base_url is None:
-                raise ValueError(
-                    f"openai backend: environment variable {api_key_env} is not set "
-                    "(the API key is read only from the environment)"
-                )
-            key = NO_KEY_PLACEHOLDER
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+        self._policy = RetryPolicy(max_retries, backoff_base, backoff_max)
+        self._client = openai_client("openai backend", base_url, api_key_env, timeout)
         self._rng = random.Random()  # jitter only; never shapes the texts
 
     # ---- the interface ----
@@ -207,28 +172,5 @@ class OpenAIGenerator(Generator):
         return [c.text for c in sorted(reply.choices, key=lambda c: c.index)]
 
     def _with_retries(self, index: int, send: Callable[[dict], list[str]], body: dict):
-        for attempt in range(self.max_retries + 1):
-            try:
-                return send(body)
-            except Exception as error:
-                if not is_retryable(error) or attempt == self.max_retries:
-                    raise GenerationError(
-                        f"openai backend: prompt {index} failed after {attempt + 1} attempt(s): "
-                        f"{type(error).__name__}: {_short(error)}"
-                    ) from error
-                delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
-                log.warning(
-                    "prompt %d: %s, retry %d/%d in %.2fs",
-                    index,
-                    type(error).__name__,
-                    attempt + 1,
-                    self.max_retries,
-                    delay,
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-
-def _short(error: Exception, limit: int = 300) -> str:
-    text = str(error)
-    return text if len(text) <= limit else text[:limit] + "..."
+        label = f"openai backend: prompt {index}"
+        return with_retries(lambda: send(body), self._policy, self._rng, label, GenerationError)
