@@ -117,14 +117,16 @@ class Judge(ABC):
         """Release connections or the model."""
 
     # ---- the interface ----
-    def judge_many(self, requests: list[JudgeRequest]) -> list[JudgeReply]:
-        """One reply per request, in order: cached ones without a request, the others sent."""
+    def judge_many(self, requests: list[JudgeRequest], refresh: bool = False) -> list[JudgeReply]:
+        """One reply per request, in order: cached ones without a request, the others sent.
+        `refresh=True` sends every request again (a retry of an unusable reply at temperature 0
+        would otherwise get the cached one back); the new reply replaces the cached one."""
         resolved = [r if r.model else replace(r, model=self.model) for r in requests]
         replies: list[JudgeReply | None] = [None] * len(resolved)
         identity = self.identity()
         keys = [JudgeCache.key(identity, r) for r in resolved]
         for i, key in enumerate(keys):
-            hit = self.cache.get(key) if self.cache is not None else None
+            hit = self.cache.get(key) if self.cache is not None and not refresh else None
             if hit is not None:
                 replies[i] = hit
                 self.counters.add_hit()

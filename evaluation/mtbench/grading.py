@@ -1,0 +1,87 @@
+"""MT-bench single-answer grading: every (question, turn) of one model judged once, the verdict
+parsed, an unparseable one sent again `retries` times (bypassing the cache), then recorded with
+score MISSING (-1) and counted. Rows have the keys of FastChat's `model_judgment/<judge>_single.jsonl`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluation.data.files import read_jsonl, write_jsonl
+from evaluation.data.mtbench import MTBench, check_answers
+from evaluation.judge import Judge
+from evaluation.mtbench.prompts import TURNS, SingleMatch, build_single
+from evaluation.mtbench.verdict import MISSING, parse_rating
+
+JUDGMENT_KEYS = (
+    "question_id",
+    "model",
+    "judge",
+    "user_prompt",
+    "judgment",
+    "score",
+    "turn",
+    "tstamp",
+)
+
+
+@dataclass(frozen=True)
+class Grading:
+    rows: list[dict]  # FastChat judgment rows, turn-1 matches first (FastChat's order, unshuffled)
+    n_missing: int  # rows with score MISSING after every retry
+    n_retried: int  # judge calls spent on retries
+
+
+def single_matches(bench: MTBench, answers, judge_model: str) -> list[SingleMatch]:
+    """FastChat's match order: turn 1 for every question, then turn 2."""
+    by_id = {a.question_id: a for a in answers}
+    return [
+        build_single(bench, q, by_id[q.question_id], turn, judge_model)
+        for turn in TURNS
+        for q in bench.questions
+    ]
+
+
+def grade(judge: Judge, bench: MTBench, answers, model_id: str, retries: int = 2) -> Grading:
+    """Judge `answers` (one per benchmark question, checked) of model `model_id`."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"mt-bench: retries must be an integer >= 0, got {retries!r}")
+    answers = list(answers)
+    check_answers(bench, answers)
+    matches = single_matches(bench, answers, judge.model)
+    texts = [r.text for r in judge.judge_many([m.request for m in matches])]
+    scores = [parse_rating(t) for t in texts]
+    n_retried = 0
+    for _ in range(retries):
+        again = [i for i, s in enumerate(scores) if s == MISSING]
+        if not again:
+            break
+        replies = judge.judge_many([matches[i].request for i in again], refresh=True)
+        n_retried += len(again)
+        for i, reply in zip(again, replies, strict=True):
+            texts[i], scores[i] = reply.text, parse_rating(reply.text)
+    rows = [
+        {
+            "question_id": m.question_id,
+            "model": model_id,
+            "judge": [judge.model, m.prompt_name],
+            "user_prompt": m.user_prompt,
+            "judgment": text,
+            "score": score,
+            "turn": m.turn,
+            "tstamp": time.time(),
+        }
+        for m, text, score in zip(matches, texts, scores, strict=True)
+    ]
+    return Grading(rows, sum(s == MISSING for s in scores), n_retried)
+
+
+def write_judgments(path: str | Path, rows: list[dict]) -> Path:
+    """FastChat's `model_judgment/<judge>_single.jsonl` (FastChat appends; this writes atomically)."""
+    return write_jsonl(path, [{k: row[k] for k in JUDGMENT_KEYS} for row in rows])
+
+
+def read_judgments(path: str | Path) -> list[dict]:
+    return [obj for _, obj in read_jsonl(path)]
