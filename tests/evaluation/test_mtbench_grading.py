@@ -14,11 +14,14 @@ from evaluation.mtbench import (
     MISSING,
     build_single,
     grade,
+    grade_pair,
     parse_rating,
     read_judgments,
     summarize,
+    win_rates,
     write_judgments,
 )
+from evaluation.mtbench.pairwise import build_pair, parse_pair_verdict
 
 A_CONV = "<|The Start of Assistant A's Conversation with User|>\n\n"
 A_CONV_END = "<|The End of Assistant A's Conversation with User|>"
@@ -44,6 +47,35 @@ TEMPLATES = {  # name: (system_prompt, prompt_template)
         "<|The Start of Reference Answer|>\n\n### User:\n{question_1}\n\n### Reference answer:\n"
         "{ref_answer_1}\n\n### User:\n{question_2}\n\n### Reference answer:\n{ref_answer_2}\n\n"
         "<|The End of Reference Answer|>\n\n\n" + A_CONV + TWO_TURNS + A_CONV_END,
+    ),
+}
+B_CONV = "<|The Start of Assistant B's Conversation with User|>\n\n"
+B_CONV_END = "<|The End of Assistant B's Conversation with User|>"
+B_TURNS = TWO_TURNS.replace("Assistant A:", "Assistant B:").replace("answer_", "answer_b_")
+PAIR_TEMPLATES = {  # FastChat's pair-v2 and pair-math-v1-multi-turn (the other two likewise)
+    "pair-v2": (
+        "P1.",
+        "[User Question]\n{question}\n\n[The Start of Assistant A's Answer]\n{answer_a}\n"
+        "[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\n{answer_b}\n"
+        "[The End of Assistant B's Answer]",
+    ),
+    "pair-math-v1-multi-turn": (
+        "P4.",
+        "<|The Start of Reference Answer|>\n\n### User:\n{question_1}\n\n### Reference answer:\n"
+        "{ref_answer_1}\n\n### User:\n{question_2}\n\n### Reference answer:\n{ref_answer_2}\n\n"
+        "<|The End of Reference Answer|>\n\n\n"
+        + A_CONV
+        + TWO_TURNS.replace("answer_", "answer_a_")
+        + A_CONV_END
+        + "\n\n\n"
+        + B_CONV
+        + B_TURNS
+        + B_CONV_END,
+    ),
+    "pair-math-v1": ("P2.", "{question}|{ref_answer_1}|{answer_a}|{answer_b}"),
+    "pair-v2-multi-turn": (
+        "P3.",
+        "{question_1}|{question_2}|{answer_a_1}|{answer_b_1}|{answer_a_2}|{answer_b_2}",
     ),
 }
 QUESTIONS = [
@@ -84,15 +116,25 @@ def bench(tmp_path):
             "output_format": "[[rating]]",
         }
         for n, (s, t) in TEMPLATES.items()
+    ] + [
+        {
+            "name": n,
+            "type": "pairwise",
+            "system_prompt": s,
+            "prompt_template": t,
+            "description": "d",
+            "category": "general",
+            "output_format": "[[A]]",
+        }
+        for n, (s, t) in PAIR_TEMPLATES.items()
     ]
     _jsonl(root.parent / "judge_prompts.jsonl", prompts)
     return load_mt_bench(root)
 
 
-def _answers(model="ampo"):
-    return [
-        Answer(q, model, (f"A1_{q}", f"A2_{q}"), answer_id="a", tstamp=1.0) for q in (81, 101, 111)
-    ]
+def _answers(model="ampo", a="A"):
+    turns = {q: (f"{a}1_{q}", f"{a}2_{q}") for q in (81, 101, 111)}
+    return [Answer(q, model, t, answer_id="a", tstamp=1.0) for q, t in turns.items()]
 
 
 # ---- prompts ----
@@ -258,3 +300,64 @@ def test_averages_equal_show_result_by_hand(bench):
     n = s["n"]
     assert (n.turn_1, n.turn_2, n.overall, n.n_missing) == (None, 10.0, 10.0, 1)
     assert n.by_category["math"] is None
+
+
+# ---- pairwise against a baseline ----
+def test_pair_prompts_equal_fastchat_filling(bench):
+    ours, base = _answers(), _answers("gpt-3.5-turbo", "B")
+    name, user, request = build_pair(bench, bench.question(81), ours[0], base[0], 1, "gpt-4")
+    assert name == "pair-v2"
+    assert user == (
+        "[User Question]\nQ1w\n\n[The Start of Assistant A's Answer]\nA1_81\n"
+        "[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\nB1_81\n"
+        "[The End of Assistant B's Answer]"
+    )
+    assert request.messages[0] == {"role": "system", "content": "P1."}
+    name, user, _ = build_pair(bench, bench.question(111), base[2], ours[2], 2, "gpt-4")
+    assert name == "pair-math-v1-multi-turn"
+    assert user == (
+        "<|The Start of Reference Answer|>\n\n### User:\nQ1m\n\n### Reference answer:\nR1_111\n\n"
+        "### User:\nQ2m\n\n### Reference answer:\nR2_111\n\n<|The End of Reference Answer|>\n\n\n"
+        + A_CONV
+        + "### User:\nQ1m\n\n### Assistant A:\nB1_111\n\n### User:\nQ2m\n\n### Assistant A:\nB2_111\n\n"
+        + A_CONV_END
+        + "\n\n\n"
+        + B_CONV
+        + "### User:\nQ1m\n\n### Assistant B:\nA1_111\n\n### User:\nQ2m\n\n### Assistant B:\nA2_111\n\n"
+        + B_CONV_END
+    )
+
+
+@pytest.mark.parametrize(
+    "text, verdict",
+    [
+        ("[[A]]", "A"),
+        ("x [[B]] y", "B"),
+        ("[[C]]", "tie"),
+        ("[[B]] then [[A]]", "A"),
+        ("[A]", "error"),
+    ],
+)
+def test_pair_verdict_is_fastchats_substring_check(text, verdict):
+    assert parse_pair_verdict(text) == verdict
+
+
+def test_grade_pair_swaps_positions_and_win_rates_by_hand(bench):
+    def script(user, n):
+        if "Q2" not in user:  # turn 1: ours (A1_...) wins in either position
+            return "[[A]]" if user.index("A1_") < user.index("B1_") else "[[B]]"
+        if "Q1w" in user:
+            return "[[C]]"
+        return "[[A]]"  # turn 2 of 101 and 111: position A always wins -> the games disagree
+
+    g = grade_pair(ScriptedJudge(script), bench, _answers(), _answers("base", "B"), "ampo", "base")
+    by = {(r["question_id"], r["turn"]): (r["g1_winner"], r["g2_winner"]) for r in g.rows}
+    assert by[(81, 1)] == ("model_1", "model_1")  # game 2 shows ours as B and B wins
+    assert by[(81, 2)] == ("tie", "tie")
+    assert by[(101, 2)] == ("model_1", "model_2")
+    assert g.rows[0]["judge"] == ["gpt-4", "pair-v2"] and g.n_error_games == 0
+    rows = [*g.rows, {**g.rows[0], "g2_winner": "error"}]  # an error row is dropped
+    w = win_rates(rows, "base")
+    # wins: turn 1 of 81, 101, 111 = 3; ties: 81 t2 (tie), 101 t2, 111 t2 (disagree) = 3; losses 0
+    assert set(w) == {"ampo"} and (w["ampo"].win, w["ampo"].loss, w["ampo"].tie) == (3, 0, 3)
+    assert (w["ampo"].win_rate, w["ampo"].win_rate_adjusted) == (0.5, 0.75)  # (3 + 1.5) / 6
