@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from evaluation.alpacaeval import Preference, metrics
+from evaluation.alpacaeval.scores import staged_df_gamed
 
 B, M, DRAW = Preference.BASELINE_WINS, Preference.MODEL_WINS, Preference.DRAW
 
@@ -75,6 +76,7 @@ def _df_gamed(path, n, rng):
 
 def test_lc_discounts_a_judge_that_prefers_longer_answers(tmp_path):
     import numpy as np
+    from alpaca_eval.metrics import get_length_controlled_winrate
 
     rng = np.random.default_rng(0)
     n = 60
@@ -83,8 +85,13 @@ def test_lc_discounts_a_judge_that_prefers_longer_answers(tmp_path):
     longer = np.arange(n) % 4 != 0
     model_out = ["x" * (300 if is_long else 40) for is_long in longer]
     prefs = np.where(longer, 1.85, 1.15) + rng.uniform(-0.1, 0.1, n)
-    m = metrics(_rows(list(prefs), out_1="y" * 150, out_2=model_out), df_gamed=df_gamed)
+    rows = _rows(list(prefs), out_1="y" * 150, out_2=model_out)
+    m = metrics(rows, df_gamed=df_gamed)
     assert m["lc_unavailable"] is None
+    with staged_df_gamed(df_gamed):  # alpaca_eval called directly: the row position is the index
+        direct = get_length_controlled_winrate(pd.DataFrame(rows), save_weights_dir=None)
+    assert m["length_controlled_winrate"] == pytest.approx(direct["length_controlled_winrate"])
+    assert m["lc_standard_error"] == pytest.approx(direct["lc_standard_error"])
     # WR ~ (45 * .85 + 15 * .15) / 60 = 67.5 %; once length is controlled, nearer 50 %
     assert m["win_rate"] == pytest.approx(67.5, abs=2)
     assert m["length_controlled_winrate"] < m["win_rate"] - 5  # seen: 48.9 vs 68.9
