@@ -16,7 +16,6 @@ answer ("m" or "M"), recorded in `preference_parser`.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -75,9 +74,17 @@ def load_protocol(annotator: str = ANNOTATOR) -> Protocol:
     )
 
 
-def is_swapped(instruction: str, seed: int) -> bool:
-    """Whether the model's output is shown first (seeded on the instruction, as alpaca_eval does)."""
-    return random.Random(f"is_switched_outputs{instruction}{seed}").random() < 0.5
+ALPACA_EVAL_SEED = 123  # RandomSwitchTwoColumnsProcessor's default: alpaca_eval's own orders
+
+
+def is_swapped(instruction: str, seed: int = ALPACA_EVAL_SEED) -> bool:
+    """Whether the model's output is shown first: alpaca_eval's RandomSwitchTwoColumnsProcessor
+    choice, seeded on the instruction (seed 123 gives the orders alpaca_eval itself uses)."""
+    from alpaca_eval.utils import random_seeded_choice
+
+    return random_seeded_choice(
+        seed="is_switched_outputs" + instruction + str(seed), choices=[False, True]
+    )
 
 
 def format_messages(instruction: str, first: str, second: str) -> tuple[dict, ...]:
@@ -96,7 +103,9 @@ class PairRequest:
     swapped: bool  # True: the model's output is the prompt's first ("m")
 
 
-def build_requests(instructions, model_outputs, baseline_outputs, seed: int) -> list[PairRequest]:
+def build_requests(
+    instructions, model_outputs, baseline_outputs, seed: int = ALPACA_EVAL_SEED
+) -> list[PairRequest]:
     """One judge request per instruction, the two outputs in a seeded random order."""
     protocol = load_protocol()
     pairs = []
@@ -153,7 +162,7 @@ def parse_reply(reply: JudgeReply, swapped: bool) -> tuple[float | None, Parser]
     return preference_from_logprobs(reply.top_logprobs, swapped), Parser.LOGPROBS
 
 
-def annotate(judge: Judge, bench: AlpacaEval, outputs, seed: int = 0) -> list[dict]:
+def annotate(judge: Judge, bench: AlpacaEval, outputs, seed: int = ALPACA_EVAL_SEED) -> list[dict]:
     """alpaca_eval `annotations.json` rows (baseline as output_1), one per instruction, in order."""
     outputs = list(outputs)
     check_outputs_match(bench, outputs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from evaluation.alpacaeval import (
@@ -58,6 +59,21 @@ def test_requests_are_seeded_recorded_and_in_both_orders():
         assert f'"""task {i}"""' in user
         model_first = user.index(f"MODEL-{i}") < user.index(f"BASE-{i}")
         assert model_first == pair.swapped  # "m" names the prompt's first output
+
+
+def test_order_is_alpaca_eval_own_choice():
+    from alpaca_eval.processors import RandomSwitchTwoColumnsProcessor
+
+    instructions = [f"task {i}" for i in range(20)]
+    df = pd.DataFrame({"instruction": instructions, "output_1": "b", "output_2": "m"})
+    processor = RandomSwitchTwoColumnsProcessor(
+        two_columns_to_switch=["output_1", "output_2"],
+        random_seed_columns=["instruction"],
+        _switch_column="is_switched_outputs",
+    )  # as alpaca_eval's PairwiseAnnotator builds it (default seed 123)
+    theirs = processor.preprocess(df)["is_switched_outputs"].tolist()
+    ours = [p.swapped for p in build_requests(instructions, ["m"] * 20, ["b"] * 20)]
+    assert ours == theirs
 
 
 def _alpaca_eval_parser(top):
