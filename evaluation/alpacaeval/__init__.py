@@ -3,6 +3,7 @@
 Named `alpacaeval` so as not to shadow the `alpaca_eval` package it calls."""
 
 from evaluation.alpacaeval.protocol import (
+    ALPACA_EVAL_SEED,
     ANNOTATOR,
     Parser,
     Preference,
@@ -15,6 +16,7 @@ from evaluation.alpacaeval.protocol import (
 from evaluation.alpacaeval.scores import metrics
 
 __all__ = [
+    "ALPACA_EVAL_SEED",
     "ANNOTATOR",
     "Parser",
     "Preference",

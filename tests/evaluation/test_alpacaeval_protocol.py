@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from evaluation.alpacaeval import (
+    ALPACA_EVAL_SEED,
     ANNOTATOR,
     Parser,
     Preference,
@@ -59,6 +60,17 @@ def test_requests_are_seeded_recorded_and_in_both_orders():
         assert f'"""task {i}"""' in user
         model_first = user.index(f"MODEL-{i}") < user.index(f"BASE-{i}")
         assert model_first == pair.swapped  # "m" names the prompt's first output
+
+
+def test_prompt_is_alpaca_eval_own_make_prompts():
+    from alpaca_eval.utils import make_prompts, prompt_to_chatml
+
+    instruction, base, model = "say {output_1} twice", 'a """quoted"""\nline', "{instruction} x"
+    [pair] = build_requests([instruction], [model], [base], seed=ALPACA_EVAL_SEED)
+    first, second = (model, base) if pair.swapped else (base, model)
+    df = pd.DataFrame({"instruction": [instruction], "output_1": [first], "output_2": [second]})
+    [prompt], _ = make_prompts(df, load_protocol().template)
+    assert pair.request.messages == tuple(prompt_to_chatml(prompt))
 
 
 def test_order_is_alpaca_eval_own_choice():
