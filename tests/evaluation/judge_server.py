@@ -15,7 +15,8 @@ class JudgeServer(ThreadingHTTPServer):
     first token's top-k from TOP. `script` gives the status of the next requests (200 after);
     `fail_after=N` answers 400 to every request after N successful ones (a crash stand-in).
     `seen` records (status, body, Authorization) of every request; `delay` seconds are spent
-    on each, `max_in_flight` is the most requests it held at once."""
+    on each, `max_in_flight` is the most requests it held at once. `answer(body) -> (text, top)`,
+    when set, scripts the reply per request instead."""
 
     daemon_threads = True
 
@@ -24,6 +25,7 @@ class JudgeServer(ThreadingHTTPServer):
         self.script, self.fail_after = list(script), fail_after
         self.seen, self.lock = [], threading.Lock()
         self.delay, self.in_flight, self.max_in_flight = 0.0, 0, 0
+        self.answer = None
 
     @property
     def url(self):
@@ -52,12 +54,14 @@ class JudgeHandler(BaseHTTPRequestHandler):
                     status = 400
             server.seen.append((status, body, self.headers.get("Authorization")))
         if status == 200:
-            text = "verdict: " + body["messages"][-1]["content"]
+            text, scripted_top = "verdict: " + body["messages"][-1]["content"], TOP
+            if server.answer is not None:
+                text, scripted_top = server.answer(body)
             choice = {"index": 0, "message": {"role": "assistant", "content": text}}
             choice["finish_reason"] = "stop"
             if body.get("logprobs"):
                 k = body["top_logprobs"]
-                top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in TOP[:k]]
+                top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in scripted_top[:k]]
                 first = {**top[0], "top_logprobs": top}
                 choice["logprobs"] = {"content": [first]}
             payload = {
