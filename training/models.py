@@ -134,6 +134,17 @@ def load_model(spec: ModelSpec, kind: str = "causal_lm"):
     return model.to(device).eval()
 
 
+def describe_loaded(spec: ModelSpec, model, device) -> dict:
+    """What a loaded model is, for the metadata of whatever it produced."""
+    return {
+        "model": spec.name_or_path,
+        "resolved_path": resolve_path(spec.name_or_path),
+        "model_type": model.config.model_type,
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "device": device,
+    }
+
+
 def save_pretrained(model, tokenizer, out: str | Path) -> Path:
     """Write a Hugging Face checkpoint (safetensors, config, generation config, tokenizer) into
     `out`, which must not exist yet or be a folder this function wrote (callers rename a

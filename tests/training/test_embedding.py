@@ -16,29 +16,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from model_pairs import PROMPTS, RESPONSES  # noqa: E402
+
 from training.chat import encode_pair  # noqa: E402
 from training.embeddings import EMBEDDERS, Embedder, make_embedder  # noqa: E402
 from training.tiny import _WORDS  # noqa: E402
 
-PROMPTS = [
-    "sort 3 1 2",
-    [
-        {"role": "system", "content": "answer in one word"},
-        {"role": "user", "content": "what is the best colour of a tree?"},
-    ],
-    "count the letters of the first word",
-    "hello",
-    "write a long sentence about the river and the city at night",
-    "why?",
-]
-RESPONSES = [
-    "1 2 3",
-    "green",
-    "the word is five letters long because it has five letters",
-    "hello! here is a short answer.",
-    "x",
-    "because the dog was red and the cat was blue and the water was light",
-]
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 

@@ -19,6 +19,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from model_pairs import PROMPTS, RESPONSES  # noqa: E402
+
 from training.rewards import (  # noqa: E402
     REWARD_FUNCTIONS,
     SCORERS,
@@ -29,26 +31,6 @@ from training.rewards import (  # noqa: E402
     reward_function,
 )
 from training.tiny import TinyConfig, write_tiny_model  # noqa: E402
-
-PROMPTS = [
-    "sort 3 1 2",
-    [
-        {"role": "system", "content": "answer in one word"},
-        {"role": "user", "content": "what is the best colour of a tree?"},
-    ],
-    "count the letters of the first word",
-    "hello",
-    "write a long sentence about the river and the city at night",
-    "why?",
-]
-RESPONSES = [
-    "1 2 3",
-    "green",
-    "the word is five letters long because it has five letters",
-    "hello! here is a short answer.",
-    "x",
-    "because the dog was red and the cat was blue and the water was light",
-]
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ import numpy as np
 from training.chat import check_pairs, conversation_text, encode
 from training.models import (
     ModelSpec,
+    describe_loaded,
     load_model,
     load_tokenizer,
     resolve_device,
-    resolve_path,
     spec_and_options,
 )
 from training.padded_batches import (
@@ -167,11 +167,7 @@ class RewardModelScorer:
     def describe(self) -> dict:
         return {
             "backend": self.backend,
-            "model": self.spec.name_or_path,
-            "resolved_path": resolve_path(self.spec.name_or_path),
-            "model_type": self.model.config.model_type,
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "device": self.device,
+            **describe_loaded(self.spec, self.model, self.device),
             **asdict(self.options),
             "max_length": self.max_length,
             "padding_side": self.padding_side,
