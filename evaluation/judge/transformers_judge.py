@@ -7,7 +7,7 @@ prompt's tokens and the generated tokens (EOS included), as the local server rep
 
 from __future__ import annotations
 
-from evaluation.judge.base import Judge, JudgeError, JudgeReply, JudgeRequest
+from evaluation.judge.base import Judge, JudgeReply, JudgeRequest
 from evaluation.judge.cache import JudgeCache
 from training.generation.sampling import Sampling
 
@@ -46,10 +46,7 @@ class TransformersJudge(Judge):
         )
         top = None
         if request.top_logprobs is not None:
-            if not completion.logprobs:  # the backend reports log-probs of tokens before EOS
-                raise JudgeError(
-                    "transformers judge: the first generated token was EOS; no top_logprobs"
-                )
+            # the first step's top-k, even when the token drawn there was EOS
             top = tuple((t.token, t.logprob) for t in completion.logprobs[0].top)
         prompt_tokens = len(encode(self.generator.tokenizer, text))
         return JudgeReply(completion.text, top, prompt_tokens, len(completion.token_ids))

@@ -59,3 +59,24 @@ def cache_rows(path):
 def test_a_request_for_another_model_is_refused(tiny_judge):
     with pytest.raises(Exception, match="this judge runs"):
         tiny_judge.judge_many([JudgeRequest(MESSAGES, model="gpt-4o", max_tokens=1)])
+
+
+def test_a_first_token_eos_still_reports_the_first_steps_top_k(tiny_judge):
+    """A weak judge may put EOS first; the protocol reads the first step's top-k all the same
+    (the backend reports a log-prob for every generated token, EOS included)."""
+    gen = tiny_judge.generator
+    eos = gen.eos_ids[0]
+
+    def favour_eos(module, args, logits):  # (B, T, V): EOS far ahead at every position
+        logits = logits.clone()
+        logits[..., eos] += 100.0
+        return logits
+
+    handle = gen.model.lm_head.register_forward_hook(favour_eos)
+    try:
+        (reply,) = tiny_judge.judge_many([JudgeRequest(MESSAGES, max_tokens=1, top_logprobs=5)])
+    finally:
+        handle.remove()
+    assert reply.text == "" and reply.completion_tokens == 1
+    assert reply.top_logprobs[0] == (gen.tokenizer.decode([eos]), pytest.approx(0.0, abs=1e-6))
+    assert len(reply.top_logprobs) == 5

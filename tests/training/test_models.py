@@ -69,3 +69,11 @@ def test_spec_validates_dtype_and_auto_dtype_follows_device():
         ModelSpec("x", dtype="fp8")
     assert resolve_dtype("auto", "cpu") == torch.float32
     assert resolve_dtype("auto", "cuda") == torch.bfloat16
+
+
+def test_a_builtin_gguf_model_names_its_file_unless_told_otherwise():
+    from training.models import SMOLLM2_GGUF
+
+    assert ModelSpec("builtin:smollm2-135m-instruct").gguf_file == SMOLLM2_GGUF
+    assert ModelSpec("builtin:smollm2-135m-instruct", gguf_file="x.gguf").gguf_file == "x.gguf"
+    assert ModelSpec("builtin:tiny-llama").gguf_file is None

@@ -51,7 +51,8 @@ class Completion:
     text: str
     token_ids: tuple[int, ...]  # generated ids, EOS included when it ended the sample
     finish_reason: FinishReason
-    # one per generated token before EOS (a stop string trims `text`, not these); None unless asked
+    # one per generated token, EOS included when it ended the sample (as vLLM reports them; a
+    # stop string trims `text`, not these); None unless asked
     logprobs: tuple[TokenLogprob, ...] | None = None
 
 

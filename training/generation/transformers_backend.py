@@ -263,7 +263,7 @@ class TransformersGenerator(Generator):
         token_logps = None
         if logps is not None:
             token_logps = tuple(
-                self._token_logprob(logps[t], tok, k) for t, tok in enumerate(content)
+                self._token_logprob(logps[t], tok, k) for t, tok in enumerate(kept)
             )
         return Completion(text, tuple(kept), reason, token_logps)
 
