@@ -97,26 +97,31 @@ class AlpacaEval:
         return len(self.baseline)
 
 
-def _parse_output(obj: dict, *, file, row: int) -> ModelOutput:
+def _parse_output(obj: dict, *, file, row: int, empty_output: bool) -> ModelOutput:
     where = {"file": file, "line": row, "unit": "row"}
     instruction = require_string(obj, "instruction", **where)
     where["record"] = instruction_label(instruction)
     return ModelOutput(
         dataset=require_string(obj, "dataset", **where),
         instruction=instruction,
-        output=require_string(obj, "output", **where),
+        output=require_string(obj, "output", empty=empty_output, **where),
         generator=require_string(obj, "generator", **where),
     )
 
 
-def read_model_outputs(path: str | Path) -> list[ModelOutput]:
-    """Rows of a `model_outputs.json`; an empty output or a missing key is an error naming its row."""
+def read_model_outputs(path: str | Path, empty_output: bool = True) -> list[ModelOutput]:
+    """Rows of a `model_outputs.json`; a missing key is an error naming its row. A model may
+    answer with nothing (EOS first): an empty output is read as such unless `empty_output=False`
+    (the benchmark's baseline file, where it means a broken file)."""
     rows = read_json_list(path, _OUTPUTS_HINT)
     if rows and "question_id" in rows[0]:
         raise BenchmarkDataError(
             "holds MT-bench records (question_id), not AlpacaEval outputs", file=path
         )
-    return [_parse_output(obj, file=path, row=row) for row, obj in enumerate(rows)]
+    return [
+        _parse_output(obj, file=path, row=row, empty_output=empty_output)
+        for row, obj in enumerate(rows)
+    ]
 
 
 def write_model_outputs(path: str | Path, outputs) -> Path:
@@ -143,7 +148,7 @@ def load_alpaca_eval(path: str | Path | None = None, *, cache_dir: str | Path = 
     path = Path(path)
     if path.is_dir():
         path = path / BASELINE_FILE
-    rows = read_model_outputs(path)
+    rows = read_model_outputs(path, empty_output=False)
     if not rows:
         raise BenchmarkDataError("holds no instructions", file=path)
     seen: dict[str, int] = {}

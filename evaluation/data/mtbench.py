@@ -169,8 +169,9 @@ def _parse_question(obj: dict, **where) -> Question:
     )
 
 
-def parse_answer(obj: dict, **where) -> Answer:
-    """One FastChat answer object; errors name `question_id` and the field."""
+def parse_answer(obj: dict, empty_turns: bool = False, **where) -> Answer:
+    """One FastChat answer object; errors name `question_id` and the field. `empty_turns`: a
+    model's turn may be empty (it answered with EOS); a reference answer's may not."""
     if "instruction" in obj:
         raise BenchmarkDataError(
             "holds an AlpacaEval record (instruction), not an MT-bench answer", **where
@@ -186,7 +187,9 @@ def parse_answer(obj: dict, **where) -> Answer:
     return Answer(
         question_id=qid,
         model_id=require_string(obj, "model_id", **where),
-        turns=require_strings(choices[0].get("turns"), "choices[0].turns", **where),
+        turns=require_strings(
+            choices[0].get("turns"), "choices[0].turns", empty=empty_turns, **where
+        ),
         answer_id=require_string(obj, "answer_id", **where),
         tstamp=float(tstamp),
     )
@@ -210,7 +213,7 @@ def read_questions(path: str | Path) -> tuple[Question, ...]:
 
 def read_answers(path: str | Path) -> list[Answer]:
     """A FastChat answer file as written (duplicates are kept; `check_answers` rejects them)."""
-    return [parse_answer(obj, file=path, line=n) for n, obj in read_jsonl(path)]
+    return [parse_answer(obj, True, file=path, line=n) for n, obj in read_jsonl(path)]
 
 
 def write_answers(path: str | Path, answers) -> Path:

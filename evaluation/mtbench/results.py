@@ -10,6 +10,7 @@ of the questions of that category.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from evaluation.data.mtbench import MTBench
@@ -31,11 +32,23 @@ class Scores:
     n_missing: int = 0  # dropped (score -1)
 
 
-def summarize(rows: list[dict], bench: MTBench) -> dict[str, Scores]:
-    """model -> Scores from FastChat single-judgment rows."""
+def question_categories(bench: MTBench) -> dict[int, str]:
+    """question_id -> category, in question order (what `summarize` needs of the benchmark)."""
+    return {q.question_id: q.category for q in bench.questions}
+
+
+def summarize(rows: list[dict], bench: MTBench | Mapping[int, str]) -> dict[str, Scores]:
+    """model -> Scores from FastChat single-judgment rows; `bench` is the benchmark or its
+    `question_categories` (saved with a run, so a report needs no data folder)."""
+    categories = question_categories(bench) if isinstance(bench, MTBench) else dict(bench)
     kept: dict[str, list[dict]] = defaultdict(list)
     missing: dict[str, int] = defaultdict(int)
     for row in rows:
+        if row["question_id"] not in categories:
+            raise ValueError(
+                f"mt-bench judgments: question_id {row['question_id']} (model {row['model']}, "
+                f"turn {row['turn']}) is not a question of this benchmark"
+            )
         if row["score"] == MISSING:
             missing[row["model"]] += 1
         else:
@@ -43,9 +56,9 @@ def summarize(rows: list[dict], bench: MTBench) -> dict[str, Scores]:
     out = {}
     for model in sorted(set(kept) | set(missing)):
         mine = kept[model]
-        by_category: dict[str, list[float]] = {q.category: [] for q in bench.questions}
+        by_category: dict[str, list[float]] = {c: [] for c in categories.values()}
         for row in mine:
-            by_category[bench.question(row["question_id"]).category].append(row["score"])
+            by_category[categories[row["question_id"]]].append(row["score"])
         out[model] = Scores(
             model=model,
             turn_1=_mean([r["score"] for r in mine if r["turn"] == 1]),

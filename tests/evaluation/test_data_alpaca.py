@@ -106,12 +106,14 @@ def test_mixed_generators_rejected(bench):
         check_outputs_match(bench, outputs)
 
 
-def test_empty_output_names_the_record(tmp_path):
+def test_empty_output_is_a_models_answer_but_a_broken_baseline(tmp_path):
     rows = [dict(BASELINE[0]), dict(BASELINE[1], output="  ")]
+    path = _write(tmp_path / "o.json", rows)
+    assert read_model_outputs(path)[1].output == "  "
     with pytest.raises(
         BenchmarkDataError, match=r"row 1, instruction 'Explain tides\.', field 'output': is empty"
     ):
-        read_model_outputs(_write(tmp_path / "o.json", rows))
+        load_alpaca_eval(path)
 
 
 def test_duplicate_instruction_in_benchmark(tmp_path):

@@ -12,6 +12,7 @@ from evaluation.data.mtbench import (
     Answer,
     check_answers,
     load_mt_bench,
+    parse_answer,
     read_answers,
     sampling_for,
     write_answers,
@@ -158,7 +159,7 @@ def test_alpaca_file_as_answers_is_rejected(tmp_path):
         read_answers(path)
 
 
-def test_empty_turn_is_named(tmp_path):
+def test_empty_turn_is_a_models_answer_but_a_broken_reference(tmp_path):
     row = {
         "question_id": 81,
         "answer_id": "a",
@@ -166,11 +167,12 @@ def test_empty_turn_is_named(tmp_path):
         "choices": [{"index": 0, "turns": ["ok", " "]}],
         "tstamp": 1.0,
     }
+    assert read_answers(_jsonl(tmp_path / "a.jsonl", [row]))[0].turns == ("ok", " ")
     with pytest.raises(
         BenchmarkDataError,
         match=r"line 1, question_id 81, field 'choices\[0\].turns': turn 2 is empty",
     ):
-        read_answers(_jsonl(tmp_path / "a.jsonl", [row]))
+        parse_answer(row, line=1)
 
 
 def test_bad_benchmark_folders(tmp_path):
