@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from bench_files import BASELINE, write_alpaca_eval
 
 from evaluation.data.alpaca import (
     ANNOTATION_KEYS,
@@ -17,27 +18,6 @@ from evaluation.data.alpaca import (
 )
 from evaluation.data.files import BenchmarkDataError
 
-BASELINE = [  # the real file's shape: dataset, instruction, output, generator
-    {
-        "dataset": "helpful_base",
-        "instruction": "Name a Broadway actor.",
-        "output": "Hugh Jackman.",
-        "generator": "gpt4_1106_preview",
-    },
-    {
-        "dataset": "koala",
-        "instruction": "Explain tides.",
-        "output": "The Moon pulls water.",
-        "generator": "gpt4_1106_preview",
-    },
-    {
-        "dataset": "vicuna",
-        "instruction": "Write a haiku about rain.",
-        "output": "Rain on tin roofs...",
-        "generator": "gpt4_1106_preview",
-    },
-]
-
 
 def _write(path, rows):
     path.write_text(json.dumps(rows, indent=2))
@@ -46,7 +26,7 @@ def _write(path, rows):
 
 @pytest.fixture
 def bench(tmp_path):
-    return load_alpaca_eval(_write(tmp_path / "alpaca_eval_gpt4_baseline.json", BASELINE))
+    return load_alpaca_eval(write_alpaca_eval(tmp_path))
 
 
 def _model(rows=BASELINE, generator="ampo"):

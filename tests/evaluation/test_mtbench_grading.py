@@ -1,12 +1,11 @@
 """MT-bench grading: FastChat's judge prompts, verdict regexes, retries and show_result averages.
 
-The judge prompts below keep FastChat's templates (judge_prompts.jsonl) verbatim except the long
-instruction paragraphs, shortened to "I1." etc.; every placeholder and separator is FastChat's.
+The judge prompts (tests/evaluation/bench_files.py) keep FastChat's templates verbatim except the
+long instruction paragraphs, shortened to "I1." etc.; every placeholder and separator is FastChat's.
 Expected prompts are written out by hand, not produced by str.format."""
 
-import json
-
 import pytest
+from bench_files import A_CONV, A_CONV_END, B_CONV, B_CONV_END, write_mt_bench
 
 from evaluation.data.mtbench import Answer, load_mt_bench
 from evaluation.judge import Judge, JudgeCache, JudgeReply
@@ -23,113 +22,10 @@ from evaluation.mtbench import (
 )
 from evaluation.mtbench.pairwise import build_pair, parse_pair_verdict
 
-A_CONV = "<|The Start of Assistant A's Conversation with User|>\n\n"
-A_CONV_END = "<|The End of Assistant A's Conversation with User|>"
-TWO_TURNS = (
-    "### User:\n{question_1}\n\n### Assistant A:\n{answer_1}\n\n"
-    "### User:\n{question_2}\n\n### Assistant A:\n{answer_2}\n\n"
-)
-TEMPLATES = {  # name: (system_prompt, prompt_template)
-    "single-v1": (
-        "You are a helpful assistant.",
-        "[Instruction]\nI1.\n\n[Question]\n{question}\n\n"
-        "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]",
-    ),
-    "single-math-v1": (
-        "You are a helpful assistant.",
-        "[Instruction]\nI2.\n\n[Question]\n{question}\n\n"
-        "[The Start of Reference Answer]\n{ref_answer_1}\n[The End of Reference Answer]\n\n"
-        "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]",
-    ),
-    "single-v1-multi-turn": ("S3.\n\n", A_CONV + TWO_TURNS + A_CONV_END),
-    "single-math-v1-multi-turn": (
-        "S4.\n\n",
-        "<|The Start of Reference Answer|>\n\n### User:\n{question_1}\n\n### Reference answer:\n"
-        "{ref_answer_1}\n\n### User:\n{question_2}\n\n### Reference answer:\n{ref_answer_2}\n\n"
-        "<|The End of Reference Answer|>\n\n\n" + A_CONV + TWO_TURNS + A_CONV_END,
-    ),
-}
-B_CONV = "<|The Start of Assistant B's Conversation with User|>\n\n"
-B_CONV_END = "<|The End of Assistant B's Conversation with User|>"
-B_TURNS = TWO_TURNS.replace("Assistant A:", "Assistant B:").replace("answer_", "answer_b_")
-PAIR_TEMPLATES = {  # FastChat's pair-v2 and pair-math-v1-multi-turn (the other two likewise)
-    "pair-v2": (
-        "P1.",
-        "[User Question]\n{question}\n\n[The Start of Assistant A's Answer]\n{answer_a}\n"
-        "[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\n{answer_b}\n"
-        "[The End of Assistant B's Answer]",
-    ),
-    "pair-math-v1-multi-turn": (
-        "P4.",
-        "<|The Start of Reference Answer|>\n\n### User:\n{question_1}\n\n### Reference answer:\n"
-        "{ref_answer_1}\n\n### User:\n{question_2}\n\n### Reference answer:\n{ref_answer_2}\n\n"
-        "<|The End of Reference Answer|>\n\n\n"
-        + A_CONV
-        + TWO_TURNS.replace("answer_", "answer_a_")
-        + A_CONV_END
-        + "\n\n\n"
-        + B_CONV
-        + B_TURNS
-        + B_CONV_END,
-    ),
-    "pair-math-v1": ("P2.", "{question}|{ref_answer_1}|{answer_a}|{answer_b}"),
-    "pair-v2-multi-turn": (
-        "P3.",
-        "{question_1}|{question_2}|{answer_a_1}|{answer_b_1}|{answer_a_2}|{answer_b_2}",
-    ),
-}
-QUESTIONS = [
-    {"question_id": 81, "category": "writing", "turns": ["Q1w", "Q2w"]},
-    {"question_id": 101, "category": "reasoning", "turns": ["Q1r", "Q2r"], "reference": ["X", ""]},
-    {"question_id": 111, "category": "math", "turns": ["Q1m", "Q2m"]},
-]
-REFERENCES = [
-    {
-        "question_id": q,
-        "answer_id": f"r{q}",
-        "model_id": "gpt-4",
-        "choices": [{"index": 0, "turns": [f"R1_{q}", f"R2_{q}"]}],
-        "tstamp": 1.0,
-    }
-    for q in (101, 111)
-]
-
-
-def _jsonl(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
 
 @pytest.fixture
 def bench(tmp_path):
-    root = tmp_path / "data" / "mt_bench"
-    _jsonl(root / "question.jsonl", QUESTIONS)
-    _jsonl(root / "reference_answer" / "gpt-4.jsonl", REFERENCES)
-    prompts = [
-        {
-            "name": n,
-            "type": "single",
-            "system_prompt": s,
-            "prompt_template": t,
-            "description": "d",
-            "category": "math" if "math" in n else "general",
-            "output_format": "[[rating]]",
-        }
-        for n, (s, t) in TEMPLATES.items()
-    ] + [
-        {
-            "name": n,
-            "type": "pairwise",
-            "system_prompt": s,
-            "prompt_template": t,
-            "description": "d",
-            "category": "general",
-            "output_format": "[[A]]",
-        }
-        for n, (s, t) in PAIR_TEMPLATES.items()
-    ]
-    _jsonl(root.parent / "judge_prompts.jsonl", prompts)
-    return load_mt_bench(root)
+    return load_mt_bench(write_mt_bench(tmp_path / "data"))
 
 
 def _answers(model="ampo", a="A"):
