@@ -58,8 +58,7 @@ def _ratio(sums: np.ndarray, counts: np.ndarray, idx: np.ndarray) -> np.ndarray:
     total = counts[idx].sum(axis=-1)
     if np.any(total == 0):
         raise ValueError(
-            "bootstrap: a resample holds no value (too many empty clusters); "
-            "drop the units without a kept value"
+            "bootstrap: a resample holds no value of a run (it has a value on too few units)"
         )
     return sums[idx].sum(axis=-1) / total
 
@@ -86,12 +85,15 @@ def cluster_mean_ci(
     """(mean, low, high): cluster bootstrap. Resamples whole clusters (MT-bench questions) with
     replacement; the statistic is the mean over all values of the resampled clusters, so the
     estimate is the mean over all values (FastChat's overall). An empty cluster (every turn missing)
-    is a unit that contributes no value."""
-    _check(len(clusters), n_boot, level)
+    holds no value and is not resampled: it is dropped, as FastChat drops its rows."""
+    if not clusters:
+        raise ValueError("bootstrap: no units to resample")
     sums, counts = _cluster_totals(clusters)
+    sums, counts = sums[counts > 0], counts[counts > 0]
     if counts.sum() == 0:
         raise ValueError("bootstrap: the clusters hold no value")
-    idx = resample_indices(len(clusters), n_boot, seed)
+    _check(len(counts), n_boot, level)
+    idx = resample_indices(len(counts), n_boot, seed)
     estimate = float(sums.sum() / counts.sum())
     return (estimate, *percentile_interval(_ratio(sums, counts, idx), level))
 
@@ -106,7 +108,8 @@ def paired_difference_ci(
     """(mean(a) - mean(b), low, high): paired cluster bootstrap over shared units. `a[i]` and `b[i]`
     are the values of the two runs on unit i (a one-value cluster for an AlpacaEval instruction, the
     kept turn scores for an MT-bench question). Each replicate draws ONE set of unit indices and
-    applies it to both runs; the statistic is the difference of the two cluster means on it."""
+    applies it to both runs; the statistic is the difference of the two cluster means on it. A unit
+    empty in both runs is dropped; one empty in one run only is kept (it counts for the other)."""
     if len(a) != len(b):
         raise ValueError(f"bootstrap: paired runs need the same units, got {len(a)} and {len(b)}")
     _check(len(a), n_boot, level)
@@ -114,7 +117,9 @@ def paired_difference_ci(
     sums_b, counts_b = _cluster_totals(b)
     if counts_a.sum() == 0 or counts_b.sum() == 0:
         raise ValueError("bootstrap: a run holds no value on the shared units")
-    idx = resample_indices(len(a), n_boot, seed)
+    keep = (counts_a + counts_b) > 0
+    sums_a, counts_a, sums_b, counts_b = sums_a[keep], counts_a[keep], sums_b[keep], counts_b[keep]
+    idx = resample_indices(len(counts_a), n_boot, seed)
     estimate = float(sums_a.sum() / counts_a.sum() - sums_b.sum() / counts_b.sum())
     diffs = _ratio(sums_a, counts_a, idx) - _ratio(sums_b, counts_b, idx)
     return (estimate, *percentile_interval(diffs, level))
