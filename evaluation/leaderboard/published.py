@@ -42,7 +42,7 @@ class Published:
 
 
 _L3I = "Llama-3-8B-Instruct"
-_V02 = "v0.2 setting (ArmoRM-labelled data)"
+_V02 = "ArmoRM-labelled data"
 _UC = "Llama base is an UltraChat SFT model, kykim0/llama3-8b-ultrachat-sft-itt"
 
 PUBLISHED: tuple[Published, ...] = (
