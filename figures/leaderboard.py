@@ -16,9 +16,7 @@ from evaluation.leaderboard.runs import ALPACA_EVAL, MT_BENCH, collect
 from .registry import register, save
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
-SKIPPED = (
-    "evaluation_leaderboard: skipped, no evaluated run in results/ (run `make eval CKPT=...`)"
-)
+SKIPPED = "evaluation_leaderboard: skipped, no evaluated run in results/ (run `make eval CKPT=...`)"
 MEASURED_STYLE = {"fmt": "o", "capsize": 3}
 PUBLISHED_STYLE = {"marker": "D", "facecolors": "none", "s": 30}
 
@@ -100,7 +98,8 @@ def draw(out_dir: Path, results_dir: Path | None = None) -> list[Path]:
         for p in PUBLISHED
         if p.mt_bench is not None
     ]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
+    fig.subplots_adjust(wspace=0.75)
     _panel(left, ae, ae_pub, "AlpacaEval 2 vs gpt4_1106_preview  [%]")
     left.set_title("AlpacaEval 2: length-controlled and raw win rate", fontsize=10)
     _panel(right, mt, mt_pub, "MT-bench overall score (1-10)")

@@ -130,7 +130,9 @@ def test_markdown_and_csv(results, runs):
     assert mt["wr"] == "" and float(mt["score_low"]) < float(mt["score"]) < float(mt["score_high"])
     published = [r for r in rows if r["kind"] == "published"]
     coreset = {r["bench"]: r for r in published if r["method"] == "AMPO-Coreset"}
-    assert float(coreset["alpaca_eval"]["lc"]) == 52.4 and float(coreset["alpaca_eval"]["wr"]) == 52.1
+    assert (
+        float(coreset["alpaca_eval"]["lc"]) == 52.4 and float(coreset["alpaca_eval"]["wr"]) == 52.1
+    )
     assert float(coreset["arena_hard"]["score"]) == 39.4
     assert float(coreset["mt_bench"]["score"]) == 8.12
     assert all(r["wr_low"] == "" and r["source"] and r["tag"] for r in published)
@@ -207,4 +209,3 @@ def test_figure_skipped_without_results(tmp_path, capsys, make):
     assert draw(tmp_path / "out", results_dir=make(tmp_path)) == []
     assert SKIPPED in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
-
