@@ -8,10 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from leaderboard_results import (
-    INSTRUCTIONS,
     PREFS_AMPO,
     PREFS_SIMPO,
     SCORES_AMPO,
@@ -179,7 +179,7 @@ def _edit(path, change):
 def test_malformed_metrics_json_names_file_and_field(tmp_path, change, field):
     path = write_alpaca_run(tmp_path, "ampo", PREFS_AMPO)
     _edit(path, change)
-    with pytest.raises(BenchmarkDataError, match=f"field '{field}'") as error:
+    with pytest.raises(BenchmarkDataError, match=re.escape(f"field '{field}'")) as error:
         collect(tmp_path, n_boot=N_BOOT)
     assert str(path) in str(error.value)
 
@@ -188,11 +188,11 @@ def test_stale_per_item_file_is_an_error(tmp_path):
     """metrics.json's estimate must be the one the saved annotations / judgments give."""
     path = write_alpaca_run(tmp_path, "ampo", PREFS_AMPO)
     _edit(path, lambda o: o["metrics"].update(win_rate=50.0))
-    with pytest.raises(BenchmarkDataError, match="metrics.json says 50.0"):
+    with pytest.raises(BenchmarkDataError, match=re.escape("metrics.json says 50.0")):
         collect(tmp_path, n_boot=N_BOOT)
     path = write_mt_run(tmp_path / "mt", "ampo", SCORES_AMPO)
     _edit(path, lambda o: o["metrics"].update(overall=6.75))
-    with pytest.raises(BenchmarkDataError, match="field 'metrics.overall'"):
+    with pytest.raises(BenchmarkDataError, match=re.escape("field 'metrics.overall'")):
         collect(tmp_path / "mt", n_boot=N_BOOT)
 
 
