@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-all figures bounds mutants bench bench-train lint clean
+.PHONY: setup test test-all figures bounds mutants bench bench-train eval report lint clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,22 @@ bench-train: $(STAMP)
 	$(BIN)/python -m benchmarks.train
 	# the GPU half (1b Llama-shaped model, MFU, peak memory); prints a skip without CUDA
 	$(BIN)/python -m benchmarks.train_gpu --device auto
+
+# AlpacaEval 2 and MT-bench on a checkpoint: make eval CKPT=path [BENCH=all] [JUDGE=openai]
+# [RUN=name] [EVAL_ARGS="--alpaca-eval FILE --mt-bench DIR --judge-base-url URL ..."]
+CKPT  ?=
+BENCH ?= all
+JUDGE ?= openai
+RUN   ?=
+EVAL_ARGS ?=
+eval: $(STAMP)
+	@test -n "$(CKPT)" || { echo "make eval: give CKPT=path/to/checkpoint (or a hub name)"; exit 2; }
+	$(BIN)/python -m evaluation eval --model "$(CKPT)" --bench $(BENCH) --judge $(JUDGE) \
+		$(if $(RUN),--run $(RUN)) $(EVAL_ARGS)
+
+# every metrics.json and results/leaderboard.{md,csv} rebuilt from saved judgments (no judge)
+report: $(STAMP)
+	$(BIN)/python -m evaluation report
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

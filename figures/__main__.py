@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import (  # noqa: F401  (each registers its figures)
+    leaderboard,
     selection_pool,
     theory_bias,
     theory_expected_reward,

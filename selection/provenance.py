@@ -36,6 +36,11 @@ PACKAGES = (
     "vllm",
     "datasets",
     "pyarrow",
+    # the evaluation harness: metric code, judge client, FastChat when installed
+    "alpaca-eval",
+    "openai",
+    "pandas",
+    "fschat",
 )
 
 
