@@ -95,9 +95,11 @@ class AlpacaEvalBench(Bench):
     def metrics(self, run: RunDir, generation: dict, judging: dict, df_gamed=None) -> dict:
         annotations = read_annotations(run.file(ANNOTATIONS))
         out = alpaca_eval_metrics(annotations, df_gamed)
-        out["df_gamed"] = (
-            None
-            if df_gamed is None
-            else {"path": str(Path(df_gamed).resolve()), "sha256": sha256_file(df_gamed)}
-        )
+        out["df_gamed"] = None
+        if df_gamed is not None:  # a missing file: LC is None and `lc_unavailable` says why
+            present = Path(df_gamed).is_file()
+            out["df_gamed"] = {
+                "path": str(Path(df_gamed).resolve()),
+                "sha256": sha256_file(df_gamed) if present else None,
+            }
         return out

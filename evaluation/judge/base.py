@@ -29,6 +29,7 @@ class JudgeRequest:
     temperature: float = 0.0
     max_tokens: int = 2048
     top_logprobs: int | None = None  # k most likely first tokens, k in 1..20; None: not asked
+    attempt: int = 0  # k > 0: the k-th retry of an unusable reply, cached apart (never sent)
 
     def __post_init__(self):
         messages = tuple(dict(m) for m in self.messages)
@@ -37,6 +38,10 @@ class JudgeRequest:
         ):
             raise ValueError("judge request: messages must be non-empty {role, content} strings")
         object.__setattr__(self, "messages", messages)
+        if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 0:
+            raise ValueError(
+                f"judge request: attempt must be an integer >= 0, got {self.attempt!r}"
+            )
         if not self.temperature >= 0:
             raise ValueError(f"judge request: temperature must be >= 0, got {self.temperature!r}")
         if isinstance(self.max_tokens, bool) or self.max_tokens < 1:

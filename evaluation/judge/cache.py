@@ -2,7 +2,7 @@
 
 Key: sha256 of the canonical JSON (sorted keys, no whitespace) of the backend's identity
 (backend, base_url or model path; never a credential), the model name, the messages and every
-decoding parameter (`JudgeRequest.decoding()`). A row is committed as soon as its reply arrives
+decoding parameter (`JudgeRequest.decoding()`), and a retry's attempt number (k > 0 only). A row is committed as soon as its reply arrives
 (`put`), so a crash or Ctrl-C loses only the requests in flight, and a re-run pays for nothing it
 already has. Threads share one connection under a lock; WAL lets a second process read meanwhile.
 
@@ -39,6 +39,8 @@ def canonical(identity: dict, request: JudgeRequest) -> str:
         "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
         "decoding": request.decoding(),
     }
+    if request.attempt:  # a retry has its own row, so a re-run replays the retries too
+        payload["attempt"] = request.attempt
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -1,12 +1,13 @@
 """MT-bench single-answer grading: every (question, turn) of one model judged once, the verdict
-parsed, an unparseable one sent again `retries` times (bypassing the cache), then recorded with
+parsed, an unparseable one sent again up to `retries` times (the k-th retry is its own cache entry,
+so a re-run replays the same replies without a request), then recorded with
 score MISSING (-1) and counted. Rows have the keys of FastChat's `model_judgment/<judge>_single.jsonl`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evaluation.data.files import read_jsonl, write_jsonl
@@ -54,11 +55,12 @@ def grade(judge: Judge, bench: MTBench, answers, model_id: str, retries: int = 2
     texts = [r.text for r in judge.judge_many([m.request for m in matches])]
     scores = [parse_rating(t) for t in texts]
     n_retried = 0
-    for _ in range(retries):
+    for attempt in range(1, retries + 1):
         again = [i for i, s in enumerate(scores) if s == MISSING]
         if not again:
             break
-        replies = judge.judge_many([matches[i].request for i in again], refresh=True)
+        retry = [replace(matches[i].request, attempt=attempt) for i in again]
+        replies = judge.judge_many(retry)  # the k-th retry is cached apart: a re-run replays it
         n_retried += len(again)
         for i, reply in zip(again, replies, strict=True):
             texts[i], scores[i] = reply.text, parse_rating(reply.text)

@@ -6,7 +6,7 @@ reference-guided for the NEED_REF categories; placeholders `answer_a`, `answer_b
 `answer_a_1`, `answer_b_1`, `answer_a_2`, `answer_b_2` (turn 2), plus `ref_answer_1/2`.
 Each match is played twice (`run_judge_pair`): game 1 shows the model as A and the baseline as B,
 game 2 swaps them. A verdict is "[[A]]" if that substring occurs, else "[[B]]", else "[[C]]"
-(tie), else an error; an error game is retried (cache bypassed), then left as "error".
+(tie), else an error; an error game is retried (each retry cached apart), then left as "error".
 Win rates: rows where either game is an error are dropped; a row counts as a tie when game 1 is
 a tie or the two games disagree, else as a win for the winner; both turns are pooled.
 """
@@ -14,7 +14,7 @@ a tie or the two games disagree, else as a win for the winner; both turns are po
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evaluation.data.mtbench import Answer, MTBench, Question, check_answers
 from evaluation.judge import Judge, JudgeRequest
@@ -97,12 +97,12 @@ def grade_pair(
     texts = [r.text for r in judge.judge_many([g[-1] for g in games])]
     verdicts = [parse_pair_verdict(t) for t in texts]
     n_retried = 0
-    for _ in range(retries):
+    for attempt in range(1, retries + 1):
         again = [i for i, v in enumerate(verdicts) if v == ERROR]
         if not again:
             break
         n_retried += len(again)
-        replies = judge.judge_many([games[i][-1] for i in again], refresh=True)
+        replies = judge.judge_many([replace(games[i][-1], attempt=attempt) for i in again])
         for i, reply in zip(again, replies, strict=True):
             texts[i], verdicts[i] = reply.text, parse_pair_verdict(reply.text)
     # game 1: A is model_1; game 2: A is model_2

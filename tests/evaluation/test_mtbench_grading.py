@@ -159,11 +159,16 @@ def test_grade_writes_fastchat_rows_retries_then_counts_missing(bench, tmp_path)
     assert back == g.rows and list(back[0]) == [
         "question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp"
     ]  # fmt: skip
-    # a rerun is served from the cache, retried replies included
-    again = grade(
+    # a rerun with the same retries is served from the cache, retried replies included
+    rerun = ScriptedJudge(lambda u, n: "[[1]]", cache=judge.cache)
+    again = grade(rerun, bench, _answers(), "ampo", 2)
+    assert [r["score"] for r in again.rows] == [7, 7, 7, 7, 4, MISSING]
+    assert rerun.calls == {} and again.n_retried == 4  # not one request sent
+    # without retries, the first replies: each retry is cached apart from the first reply
+    first = grade(
         ScriptedJudge(lambda u, n: "[[1]]", cache=judge.cache), bench, _answers(), "ampo", 0
     )
-    assert [r["score"] for r in again.rows] == [7, 7, 7, 7, 4, MISSING]
+    assert [r["score"] for r in first.rows] == [7, 7, 7, 7, MISSING, MISSING]
 
 
 def test_grade_checks_the_answers(bench):
