@@ -24,7 +24,8 @@ from training.generation.sampling import derive_seed
 CHUNK = 32  # prompts per generate call, kept together on an interruption
 
 
-def _chunks(items: list, size: int = CHUNK):
+def _chunks(items: list, size: int | None = None):
+    size = CHUNK if size is None else size  # read at call time (a test may set a small CHUNK)
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -11,9 +11,16 @@ import json
 import pandas as pd
 import pytest
 import scripted_verdicts as sv
-from bench_files import QUESTIONS, write_alpaca_eval, write_mt_bench
+from bench_files import QUESTIONS
+from harness_cli import (
+    bench_data,
+    fastchat_answers,
+    generate,
+    judge,
+    read_json,
+    record_generation,
+)
 
-import training.generation
 from evaluation.__main__ import main as cli
 from evaluation.alpacaeval.protocol import is_swapped
 from evaluation.data.alpaca import OUTPUT_KEYS
@@ -22,71 +29,14 @@ from evaluation.mtbench import MISSING
 FASTCHAT_ANSWER_KEYS = ["question_id", "answer_id", "model_id", "choices", "tstamp"]
 
 
-class RecordingGenerator:
-    """Passes every call to the real backend and keeps the prompts it was given."""
-
-    def __init__(self, inner, calls: list):
-        self.inner, self.calls = inner, calls
-
-    def generate(self, prompts, sampling, seeds=None):
-        self.calls.append(list(prompts))
-        return self.inner.generate(prompts, sampling, seeds)
-
-    def describe(self, sampling=None):
-        return self.inner.describe(sampling)
-
-    def close(self):
-        self.inner.close()
-
-
 @pytest.fixture
 def recorded(monkeypatch):
-    calls: list = []
-    make = training.generation.make_generator
-    monkeypatch.setattr(
-        training.generation,
-        "make_generator",
-        lambda *a, **kw: RecordingGenerator(make(*a, **kw), calls),
-    )
-    return calls
+    return record_generation(monkeypatch)
 
 
 @pytest.fixture
 def data(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy")
-    return {
-        "alpaca_eval": write_alpaca_eval(tmp_path / "data", sv.ROWS),
-        "mt_bench": write_mt_bench(tmp_path / "data"),
-        "results": tmp_path / "results",
-        "absent_df_gamed": tmp_path / "no-df_gamed.csv",  # LC offline: None with the reason
-    }
-
-
-def run_args(data, run: str) -> list:
-    return [
-        "--results", data["results"], "--run", run,
-        "--alpaca-eval", data["alpaca_eval"], "--mt-bench", data["mt_bench"],
-    ]  # fmt: skip
-
-
-def generate(data, model, run: str, *extra) -> None:
-    args = ["generate", *run_args(data, run), "--model", model, "--max-new-tokens", 8, *extra]
-    cli([str(a) for a in args])
-
-
-def judge(data, server, run: str) -> None:
-    args = ["judge", *run_args(data, run), "--judge", "openai", "--judge-base-url", server.url]
-    args += ["--judge-model", "gpt-4-1106-preview", "--df-gamed", data["absent_df_gamed"]]
-    cli([str(a) for a in args])
-
-
-def read_json(path):
-    return json.loads(path.read_text())
-
-
-def fastchat_answers(data, run: str) -> dict:
-    path = data["results"] / run / "mt_bench" / "model_answer" / f"{run}.jsonl"
-    return {r["question_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    return bench_data(tmp_path, monkeypatch)
 
 
 def test_generate_judge_report_gives_the_metrics_worked_out_by_hand(
