@@ -103,6 +103,13 @@ def _judge_flags(p: argparse.ArgumentParser) -> None:
         help="SQLite cache (default: <results>/judge-cache.sqlite)",
     )
     g.add_argument("--retries", type=int, default=2, help="MT-bench unparseable verdicts")
+    g.add_argument(
+        "--judge-max-tokens",
+        type=int,
+        default=None,
+        help="MT-bench judge reply length (default FastChat's 2048; fewer: a smoke run with a "
+        "small local judge; recorded in judge.json)",
+    )
     g.add_argument("--pairwise-baseline", default=None, help="MT-bench: also pairwise vs RUN")
     g.add_argument(
         "--df-gamed",
@@ -209,7 +216,7 @@ def _generate(args) -> str:
 
 
 def _judge(args, run: str) -> None:
-    judging = Judging(args.retries, args.df_gamed, args.pairwise_baseline)
+    judging = Judging(args.retries, args.df_gamed, args.pairwise_baseline, args.judge_max_tokens)
     benches = resolve_benches(args.bench)
     if args.bench == ALL:  # the benchmarks this run has answers for
         benches = [b for b in benches if RunDir(args.results, run, b.name).has(GENERATION)]

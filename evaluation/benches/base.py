@@ -34,6 +34,11 @@ class Judging:
     retries: int = 2  # MT-bench: an unparseable verdict is asked again this many times
     df_gamed: Path | None = None  # AlpacaEval LC: alpaca_eval's df_gamed.csv, for offline runs
     pairwise_baseline: str | None = None  # MT-bench: also grade pairwise against this run
+    judge_max_tokens: int | None = None  # MT-bench judge replies; None: FastChat's 2048
+
+    def __post_init__(self):
+        if self.judge_max_tokens is not None and self.judge_max_tokens < 1:
+            raise ValueError(f"judge_max_tokens must be >= 1, got {self.judge_max_tokens}")
 
 
 class Bench(ABC):

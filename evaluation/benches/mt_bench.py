@@ -27,6 +27,7 @@ from evaluation.mtbench import (
     win_rates,
     write_judgments,
 )
+from evaluation.mtbench.prompts import JUDGE_MAX_TOKENS
 from evaluation.mtbench.results import question_categories
 from evaluation.progress import Progress
 from evaluation.runs import RunDir, file_stem
@@ -99,12 +100,14 @@ class MTBenchBench(Bench):
     def judge(self, judge, data: MTBench, run: RunDir, judging: Judging) -> dict:
         answers = read_answers(self.outputs_path(run))
         check_answers(data, answers, file=self.outputs_path(run))
-        grading = grade(judge, data, answers, run.run, retries=judging.retries)
+        max_tokens = judging.judge_max_tokens or JUDGE_MAX_TOKENS
+        grading = grade(judge, data, answers, run.run, judging.retries, max_tokens)
         write_judgments(run.file(single_file(judge.model)), grading.rows)
         record = {
             "protocol": "FastChat llm_judge single (single-v1, single-math-v1, multi-turn)",
             "judgments": single_file(judge.model),
             "retries": judging.retries,
+            "judge_max_tokens": max_tokens,  # FastChat's is 2048; fewer: a smoke run
             "n_missing": grading.n_missing,
             "n_retried": grading.n_retried,
             "pairwise": None,
@@ -117,7 +120,14 @@ class MTBenchBench(Bench):
         baseline = RunDir(run.results, judging.pairwise_baseline, self.name)
         baseline_answers = read_answers(self.outputs_path(baseline))
         pairs = grade_pair(
-            judge, data, answers, baseline_answers, run.run, baseline.run, judging.retries
+            judge,
+            data,
+            answers,
+            baseline_answers,
+            run.run,
+            baseline.run,
+            judging.retries,
+            judging.judge_max_tokens or JUDGE_MAX_TOKENS,
         )
         write_jsonl(run.file(pair_file(judge.model)), pairs.rows)
         return {

@@ -13,7 +13,7 @@ from pathlib import Path
 from evaluation.data.files import read_jsonl, write_jsonl
 from evaluation.data.mtbench import MTBench, check_answers
 from evaluation.judge import Judge
-from evaluation.mtbench.prompts import TURNS, SingleMatch, build_single
+from evaluation.mtbench.prompts import JUDGE_MAX_TOKENS, TURNS, SingleMatch, build_single
 from evaluation.mtbench.verdict import MISSING, parse_rating
 
 JUDGMENT_KEYS = (
@@ -45,13 +45,23 @@ def single_matches(bench: MTBench, answers, judge_model: str) -> list[SingleMatc
     ]
 
 
-def grade(judge: Judge, bench: MTBench, answers, model_id: str, retries: int = 2) -> Grading:
-    """Judge `answers` (one per benchmark question, checked) of model `model_id`."""
+def grade(
+    judge: Judge,
+    bench: MTBench,
+    answers,
+    model_id: str,
+    retries: int = 2,
+    max_tokens: int = JUDGE_MAX_TOKENS,
+) -> Grading:
+    """Judge `answers` (one per benchmark question, checked) of model `model_id`; `max_tokens`
+    below FastChat's 2048 shortens the judge's reply (a smoke run on a small local judge)."""
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"mt-bench: retries must be an integer >= 0, got {retries!r}")
     answers = list(answers)
     check_answers(bench, answers)
     matches = single_matches(bench, answers, judge.model)
+    if max_tokens != JUDGE_MAX_TOKENS:
+        matches = [replace(m, request=replace(m.request, max_tokens=max_tokens)) for m in matches]
     texts = [r.text for r in judge.judge_many([m.request for m in matches])]
     scores = [parse_rating(t) for t in texts]
     n_retried = 0

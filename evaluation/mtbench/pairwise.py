@@ -82,6 +82,7 @@ def grade_pair(
     model_id: str,
     baseline_id: str,
     retries: int = 2,
+    max_tokens: int = JUDGE_MAX_TOKENS,
 ) -> PairGrading:
     answers, baseline_answers = list(answers), list(baseline_answers)
     check_answers(bench, answers)
@@ -94,6 +95,8 @@ def grade_pair(
             m, b = mine[q.question_id], base[q.question_id]
             for game, (a_, b_) in ((1, (m, b)), (2, (b, m))):
                 games.append((q, turn, game, *build_pair(bench, q, a_, b_, turn, judge.model)))
+    if max_tokens != JUDGE_MAX_TOKENS:  # a smoke run's shorter judge replies
+        games = [(*g[:-1], replace(g[-1], max_tokens=max_tokens)) for g in games]
     texts = [r.text for r in judge.judge_many([g[-1] for g in games])]
     verdicts = [parse_pair_verdict(t) for t in texts]
     n_retried = 0

@@ -109,7 +109,13 @@ def test_answers_made_elsewhere_are_imported_judged_and_scored(data, tmp_path, j
     }  # FastChat names the model by the file: the run's name
     server = judge_server()
     server.answer = sv.reply
-    judge(data, server, "elsewhere")
+    judge(data, server, "elsewhere", "--judge-max-tokens", "64")
+    mt_requests = [body for body in server.ok() if not body.get("logprobs")]
+    assert {body["max_tokens"] for body in mt_requests} == {64}
+    assert (
+        read_json(data["results"] / "elsewhere" / "mt_bench" / "judge.json")["judge_max_tokens"]
+        == 64
+    )
     alpaca = read_json(data["results"] / "elsewhere" / "alpaca_eval" / "metrics.json")["metrics"]
     assert alpaca["win_rate"] == pytest.approx(sv.WIN_RATE)
     assert alpaca["discrete_win_rate"] == pytest.approx(sv.DISCRETE_WIN_RATE)
