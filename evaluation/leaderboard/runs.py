@@ -149,7 +149,7 @@ def read_metrics(path: Path, bench: str) -> dict:
             ("metrics.lc_unavailable", (str, type(None))),
         ],
         MT_BENCH: [
-            ("metrics.overall", _NUM),
+            ("metrics.overall", _OPT_NUM),  # None: every verdict missing (not ranked)
             ("metrics.turn_1", _OPT_NUM),
             ("metrics.turn_2", _OPT_NUM),
             ("metrics.n_missing", (int,)),
@@ -279,7 +279,13 @@ def collect(results_dir: str | Path, n_boot: int = 2000, seed: int = 0) -> list[
     """Every `results_dir/*/<bench>/metrics.json`, sorted by bench then run."""
     results_dir = Path(results_dir)
     paths = [p for bench in BENCHES for p in sorted(results_dir.glob(f"*/{bench}/{METRICS_FILE}"))]
-    return [read_run(p, n_boot=n_boot, seed=seed) for p in paths]
+    return [read_run(p, n_boot=n_boot, seed=seed) for p in paths if not _unscored(p)]
+
+
+def _unscored(path: Path) -> bool:
+    """An MT-bench run whose every verdict is missing has no score to rank (`report` says so)."""
+    bench = path.parent.name
+    return bench == MT_BENCH and read_metrics(path, bench)["metrics"]["overall"] is None
 
 
 def _not_comparable(a: Run, b: Run) -> str | None:

@@ -125,6 +125,19 @@ def test_answers_made_elsewhere_are_imported_judged_and_scored(data, tmp_path, j
     assert generation["generation"]["imported_from"] == str((tmp_path / "outputs.json").resolve())
 
 
+def test_a_run_whose_every_verdict_is_missing_is_reported_without_a_score(
+    data, tmp_path, judge_server, capsys
+):
+    import_outputs(data, "mute", "mt_bench", hand_answers(tmp_path / "answers.jsonl"))
+    server = judge_server()
+    server.answer = lambda body: (sv.UNPARSEABLE, [])
+    judge(data, server, "mute", "--retries", "1")
+    mt = read_json(data["results"] / "mute" / "mt_bench" / "metrics.json")["metrics"]
+    assert (mt["overall"], mt["turn_1"], mt["n_rows"], mt["n_missing"]) == (None, None, 0, 6)
+    assert "mute/mt_bench: no score (every verdict missing)" in capsys.readouterr().out
+    assert (data["results"] / "leaderboard.md").is_file()
+
+
 # ---- bad input ----
 def test_judge_without_answers_says_which_step_is_missing(data, judge_server):
     server = judge_server()
