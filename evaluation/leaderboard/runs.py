@@ -30,6 +30,7 @@ from evaluation.leaderboard.bootstrap import (
 )
 from evaluation.mtbench.grading import read_judgments
 from evaluation.mtbench.verdict import MISSING
+from evaluation.runs import file_stem
 
 ALPACA_EVAL, MT_BENCH = "alpaca_eval", "mt_bench"
 BENCHES = (ALPACA_EVAL, MT_BENCH)
@@ -205,8 +206,12 @@ def _alpaca(path: Path, obj: dict, n_boot: int, seed: int) -> tuple[dict, Alpaca
     )
 
 
-def judgment_path(bench_dir: Path, judge_model: str) -> Path:
-    return bench_dir / "model_judgment" / f"{judge_model}_single.jsonl"
+def judgment_path(bench_dir: Path, obj: dict) -> Path:
+    """The judgments file metrics.json names (`judging.judgments`), else FastChat's name for it."""
+    named = (obj.get("judging") or {}).get("judgments")
+    if named:
+        return bench_dir / named
+    return bench_dir / "model_judgment" / f"{file_stem(obj['judge']['model'])}_single.jsonl"
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -214,7 +219,7 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def _mt_bench(path: Path, obj: dict, n_boot: int, seed: int) -> tuple[dict, MTBenchScores]:
-    data = judgment_path(path.parent, obj["judge"]["model"])
+    data = judgment_path(path.parent, obj)
     if not data.is_file():
         raise BenchmarkDataError(
             f"no judgment file {data} beside it", field="judge.model", file=path
