@@ -283,8 +283,29 @@ def read_run(path: Path, n_boot: int = 2000, seed: int = 0) -> Run:
 def collect(results_dir: str | Path, n_boot: int = 2000, seed: int = 0) -> list[Run]:
     """Every `results_dir/*/<bench>/metrics.json`, sorted by bench then run."""
     results_dir = Path(results_dir)
+    return [read_run(p, n_boot=n_boot, seed=seed) for p in _metrics_files(results_dir, False)]
+
+
+def _metrics_files(results_dir: Path, unscored: bool) -> list[Path]:
+    """The metrics.json files whose run was scored (`unscored=False`) or could not be."""
     paths = [p for bench in BENCHES for p in sorted(results_dir.glob(f"*/{bench}/{METRICS_FILE}"))]
-    return [read_run(p, n_boot=n_boot, seed=seed) for p in paths]
+    return [p for p in paths if bool(_unscored_reason(p)) == unscored]
+
+
+def _unscored_reason(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metrics"].get("unscored")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # read_run names what is wrong with it
+
+
+def unscored(results_dir: str | Path) -> list[tuple[str, str, str]]:
+    """(run, bench, why) of every evaluated run that could not be scored (every judgment
+    failed): listed on the leaderboard, not ranked."""
+    return [
+        (p.parent.parent.name, p.parent.name, _unscored_reason(p))
+        for p in _metrics_files(Path(results_dir), True)
+    ]
 
 
 def _not_comparable(a: Run, b: Run) -> str | None:

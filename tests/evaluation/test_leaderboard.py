@@ -209,3 +209,16 @@ def test_figure_skipped_without_results(tmp_path, capsys, make):
     assert draw(tmp_path / "out", results_dir=make(tmp_path)) == []
     assert SKIPPED in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unscored_run_is_listed_with_its_reason_not_ranked(tmp_path):
+    results = write_results(tmp_path / "results")
+    failed = results / "all-failed" / "alpaca_eval"
+    failed.mkdir(parents=True)
+    reason = "every judgment failed (4 of 4): no preference to score"
+    (failed / "metrics.json").write_text(json.dumps({"metrics": {"unscored": reason}}))
+    assert "all-failed" not in {r.run for r in collect(results, n_boot=N_BOOT)}
+    write_leaderboard(results, n_boot=N_BOOT)
+    md = (results / "leaderboard.md").read_text()
+    assert f"| all-failed | alpaca_eval | {reason} |" in md.split("## Not scored")[1]
+    assert "all-failed" not in (results / "leaderboard.csv").read_text()
