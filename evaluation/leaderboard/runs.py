@@ -77,6 +77,7 @@ class Run:
     model_id: str
     judge: str  # judge.model
     judge_backend: str
+    judge_endpoint: str  # the judge's base URL (OpenAI-compatible) or model path (in-process)
     sha256: dict  # data file -> hex
     n_items: int
     limit: int | None  # not None: evaluated on a subset
@@ -272,6 +273,7 @@ def read_run(path: Path, n_boot: int = 2000, seed: int = 0) -> Run:
         model_id=obj["model"]["model_id"],
         judge=obj["judge"]["model"],
         judge_backend=obj["judge"]["backend"],
+        judge_endpoint=str(obj["judge"].get("base_url") or obj["judge"].get("model_path") or ""),
         sha256=dict(obj["data"]["sha256"]),
         n_items=obj["data"]["n_items"],
         limit=obj["data"]["limit"],
@@ -311,6 +313,8 @@ def unscored(results_dir: str | Path) -> list[tuple[str, str, str]]:
 def _not_comparable(a: Run, b: Run) -> str | None:
     if a.judge != b.judge:
         return f"different judge models ({a.judge} vs {b.judge})"
+    if a.judge_endpoint != b.judge_endpoint:
+        return f"different judges ({a.judge_endpoint} vs {b.judge_endpoint})"
     if a.sha256 != b.sha256:
         files = sorted(
             f for f in set(a.sha256) | set(b.sha256) if a.sha256.get(f) != b.sha256.get(f)

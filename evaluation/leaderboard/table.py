@@ -154,8 +154,14 @@ def run_label(run: Run) -> str:
     return run.run if run.limit is None else f"{run.run} (subset: limit {run.limit})"
 
 
+OPENAI_API = "https://api.openai.com/v1"
+
+
 def _judge(run: Run) -> str:
-    return f"{run.judge} ({run.judge_backend})"
+    """The judge model, and where it ran unless that is OpenAI's API."""
+    if run.judge_endpoint in ("", OPENAI_API):
+        return f"{run.judge} ({run.judge_backend})"
+    return f"{run.judge} ({run.judge_backend}, {run.judge_endpoint})"
 
 
 def _alpaca_section(runs: list[Run], boot: str) -> list[str]:
