@@ -250,12 +250,13 @@ def _report(args) -> None:
 
 def _headline(record: dict) -> str:
     m = record["metrics"]
+    if m.get("unscored"):
+        return f"not scored: {m['unscored']}"
     if record["bench"] == "alpaca_eval":
         lc = m["length_controlled_winrate"]
         lc_text = f"LC {lc:.2f}" if lc is not None else "LC n/a"
         return f"{lc_text}, WR {m['win_rate']:.2f} +- {m['standard_error']:.2f} (n {m['n']})"
-    overall = m["overall"]
-    return f"score {overall:.3f}" if overall is not None else "no score (every verdict missing)"
+    return f"score {m['overall']:.3f} (turn 1 {m['turn_1']}, turn 2 {m['turn_2']})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,7 +65,7 @@ def _label(run) -> str:
     return run.run + (f" (subset {run.limit})" if run.limit is not None else "")
 
 
-@register("evaluation_leaderboard")
+@register("evaluation_leaderboard", optional=True)
 def draw(out_dir: Path, results_dir: Path | None = None) -> list[Path]:
     results_dir = RESULTS if results_dir is None else Path(results_dir)
     runs = collect(results_dir, n_boot=N_BOOT, seed=SEED) if results_dir.is_dir() else []

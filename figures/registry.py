@@ -10,9 +10,12 @@ from selection.provenance import atomic_write_bytes, provenance, write_json
 
 FIGURES: dict[str, Callable[[Path], list[Path]]] = {}
 SLOW: set[str] = set()  # figures taking more than a few seconds: their CLI test is marked slow
+# figures of results a user produces (evaluated checkpoints): without them they draw nothing and
+# say so
+OPTIONAL: set[str] = set()
 
 
-def register(name: str, slow: bool = False) -> Callable:
+def register(name: str, slow: bool = False, optional: bool = False) -> Callable:
     """Decorator adding a figure function `fn(out_dir) -> [paths written]` under `name`."""
 
     def add(fn: Callable) -> Callable:
@@ -21,6 +24,8 @@ def register(name: str, slow: bool = False) -> Callable:
         FIGURES[name] = fn
         if slow:
             SLOW.add(name)
+        if optional:
+            OPTIONAL.add(name)
         return fn
 
     return add

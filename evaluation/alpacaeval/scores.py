@@ -55,10 +55,24 @@ def annotations_frame(annotations) -> pd.DataFrame:
 
 def metrics(annotations, df_gamed: str | Path | None = None) -> dict:
     """{win_rate, standard_error, discrete_win_rate, length_controlled_winrate, lc_standard_error,
-    lc_unavailable (None, or why LC is None), n, n_failed, counts} in percent as alpaca_eval reports."""
+    lc_unavailable (None, or why LC is None), unscored (None, or why nothing is: every judgment
+    failed), n, n_failed, counts} in percent as alpaca_eval reports."""
     from alpaca_eval.metrics import get_length_controlled_winrate, get_winrate
 
     df = annotations_frame(annotations)
+    n_failed = int(df["preference"].isna().sum())
+    if n_failed == len(df):  # alpaca_eval would give NaN everywhere: say why instead
+        return {
+            **dict.fromkeys(
+                ("win_rate", "standard_error", "discrete_win_rate", "length_controlled_winrate")
+            ),
+            "lc_standard_error": None,
+            "lc_unavailable": None,
+            "unscored": f"every judgment failed ({n_failed} of {len(df)}): no preference to score",
+            "n": 0,
+            "n_failed": n_failed,
+            "counts": {"model_wins": 0, "baseline_wins": 0, "draws": 0},
+        }
     wr = get_winrate(df)
     out = {
         "win_rate": float(wr["win_rate"]),
@@ -67,8 +81,9 @@ def metrics(annotations, df_gamed: str | Path | None = None) -> dict:
         "length_controlled_winrate": None,
         "lc_standard_error": None,
         "lc_unavailable": None,
+        "unscored": None,
         "n": int(wr["n_total"]),
-        "n_failed": int(df["preference"].isna().sum()),
+        "n_failed": n_failed,
         "counts": {
             "model_wins": int(wr["n_wins"]),
             "baseline_wins": int(wr["n_wins_base"]),

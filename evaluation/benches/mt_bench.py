@@ -144,6 +144,9 @@ class MTBenchBench(Bench):
         if scores is None:
             raise ValueError(f"{run.file(judging['judgments'])}: no judgment of model {run.run!r}")
         out = {
+            "unscored": None
+            if scores.overall is not None
+            else f"every verdict missing ({scores.n_missing} rows unparseable after the retries)",
             "turn_1": scores.turn_1,
             "turn_2": scores.turn_2,
             "overall": scores.overall,

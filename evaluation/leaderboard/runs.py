@@ -30,6 +30,7 @@ from evaluation.leaderboard.bootstrap import (
 )
 from evaluation.mtbench.grading import read_judgments
 from evaluation.mtbench.verdict import MISSING
+from evaluation.runs import file_stem
 
 ALPACA_EVAL, MT_BENCH = "alpaca_eval", "mt_bench"
 BENCHES = (ALPACA_EVAL, MT_BENCH)
@@ -76,6 +77,7 @@ class Run:
     model_id: str
     judge: str  # judge.model
     judge_backend: str
+    judge_endpoint: str  # the judge's base URL (OpenAI-compatible) or model path (in-process)
     sha256: dict  # data file -> hex
     n_items: int
     limit: int | None  # not None: evaluated on a subset
@@ -149,7 +151,7 @@ def read_metrics(path: Path, bench: str) -> dict:
             ("metrics.lc_unavailable", (str, type(None))),
         ],
         MT_BENCH: [
-            ("metrics.overall", _OPT_NUM),  # None: every verdict missing (not ranked)
+            ("metrics.overall", _NUM),
             ("metrics.turn_1", _OPT_NUM),
             ("metrics.turn_2", _OPT_NUM),
             ("metrics.n_missing", (int,)),
@@ -205,8 +207,12 @@ def _alpaca(path: Path, obj: dict, n_boot: int, seed: int) -> tuple[dict, Alpaca
     )
 
 
-def judgment_path(bench_dir: Path, judge_model: str) -> Path:
-    return bench_dir / "model_judgment" / f"{judge_model}_single.jsonl"
+def judgment_path(bench_dir: Path, obj: dict) -> Path:
+    """The judgments file metrics.json names (`judging.judgments`), else FastChat's name for it."""
+    named = (obj.get("judging") or {}).get("judgments")
+    if named:
+        return bench_dir / named
+    return bench_dir / "model_judgment" / f"{file_stem(obj['judge']['model'])}_single.jsonl"
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -214,7 +220,7 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def _mt_bench(path: Path, obj: dict, n_boot: int, seed: int) -> tuple[dict, MTBenchScores]:
-    data = judgment_path(path.parent, obj["judge"]["model"])
+    data = judgment_path(path.parent, obj)
     if not data.is_file():
         raise BenchmarkDataError(
             f"no judgment file {data} beside it", field="judge.model", file=path
@@ -267,6 +273,7 @@ def read_run(path: Path, n_boot: int = 2000, seed: int = 0) -> Run:
         model_id=obj["model"]["model_id"],
         judge=obj["judge"]["model"],
         judge_backend=obj["judge"]["backend"],
+        judge_endpoint=str(obj["judge"].get("base_url") or obj["judge"].get("model_path") or ""),
         sha256=dict(obj["data"]["sha256"]),
         n_items=obj["data"]["n_items"],
         limit=obj["data"]["limit"],
@@ -278,19 +285,36 @@ def read_run(path: Path, n_boot: int = 2000, seed: int = 0) -> Run:
 def collect(results_dir: str | Path, n_boot: int = 2000, seed: int = 0) -> list[Run]:
     """Every `results_dir/*/<bench>/metrics.json`, sorted by bench then run."""
     results_dir = Path(results_dir)
+    return [read_run(p, n_boot=n_boot, seed=seed) for p in _metrics_files(results_dir, False)]
+
+
+def _metrics_files(results_dir: Path, unscored: bool) -> list[Path]:
+    """The metrics.json files whose run was scored (`unscored=False`) or could not be."""
     paths = [p for bench in BENCHES for p in sorted(results_dir.glob(f"*/{bench}/{METRICS_FILE}"))]
-    return [read_run(p, n_boot=n_boot, seed=seed) for p in paths if not _unscored(p)]
+    return [p for p in paths if bool(_unscored_reason(p)) == unscored]
 
 
-def _unscored(path: Path) -> bool:
-    """An MT-bench run whose every verdict is missing has no score to rank (`report` says so)."""
-    bench = path.parent.name
-    return bench == MT_BENCH and read_metrics(path, bench)["metrics"]["overall"] is None
+def _unscored_reason(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metrics"].get("unscored")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # read_run names what is wrong with it
+
+
+def unscored(results_dir: str | Path) -> list[tuple[str, str, str]]:
+    """(run, bench, why) of every evaluated run that could not be scored (every judgment
+    failed): listed on the leaderboard, not ranked."""
+    return [
+        (p.parent.parent.name, p.parent.name, _unscored_reason(p))
+        for p in _metrics_files(Path(results_dir), True)
+    ]
 
 
 def _not_comparable(a: Run, b: Run) -> str | None:
     if a.judge != b.judge:
         return f"different judge models ({a.judge} vs {b.judge})"
+    if a.judge_endpoint != b.judge_endpoint:
+        return f"different judges ({a.judge_endpoint} vs {b.judge_endpoint})"
     if a.sha256 != b.sha256:
         files = sorted(
             f for f in set(a.sha256) | set(b.sha256) if a.sha256.get(f) != b.sha256.get(f)

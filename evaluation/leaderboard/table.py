@@ -24,6 +24,7 @@ from evaluation.leaderboard.runs import (
     Run,
     collect,
     paired,
+    unscored,
 )
 from selection.provenance import atomic_write_bytes
 
@@ -153,8 +154,14 @@ def run_label(run: Run) -> str:
     return run.run if run.limit is None else f"{run.run} (subset: limit {run.limit})"
 
 
+OPENAI_API = "https://api.openai.com/v1"
+
+
 def _judge(run: Run) -> str:
-    return f"{run.judge} ({run.judge_backend})"
+    """The judge model, and where it ran unless that is OpenAI's API."""
+    if run.judge_endpoint in ("", OPENAI_API):
+        return f"{run.judge} ({run.judge_backend})"
+    return f"{run.judge} ({run.judge_backend}, {run.judge_endpoint})"
 
 
 def _alpaca_section(runs: list[Run], boot: str) -> list[str]:
@@ -294,7 +301,11 @@ def _published_section() -> list[str]:
 
 
 def markdown_text(
-    runs: list[Run], pairs: list[Pair], n_boot: int = N_BOOT, seed: int = SEED
+    runs: list[Run],
+    pairs: list[Pair],
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    unscored_runs: list[tuple[str, str, str]] | None = None,
 ) -> str:
     boot = f"{n_boot} resamples, seed {seed}"
     lines = [
@@ -306,9 +317,21 @@ def markdown_text(
         *_alpaca_section([r for r in runs if r.bench == ALPACA_EVAL], boot),
         *_mt_section([r for r in runs if r.bench == MT_BENCH], boot),
         *_pairs_section(pairs),
+        *_unscored_section(unscored_runs or []),
         *_published_section(),
     ]
     return "\n".join(lines)
+
+
+def _unscored_section(rows: list[tuple[str, str, str]]) -> list[str]:
+    if not rows:
+        return []
+    return [
+        "## Not scored",
+        "",
+        *_table(["run", "bench", "why"], [list(r) for r in rows]),
+        "",
+    ]
 
 
 def write_leaderboard(
@@ -320,7 +343,8 @@ def write_leaderboard(
     pairs = paired(runs, n_boot=n_boot, seed=seed)
     return [
         atomic_write_bytes(
-            results_dir / MD_FILE, markdown_text(runs, pairs, n_boot, seed).encode()
+            results_dir / MD_FILE,
+            markdown_text(runs, pairs, n_boot, seed, unscored(results_dir)).encode(),
         ),
         atomic_write_bytes(results_dir / CSV_FILE, csv_text(runs).encode()),
     ]

@@ -68,12 +68,12 @@ def judgment_rows(scores: dict, model: str, judge: str) -> list[dict]:
     ]
 
 
-def _metrics_json(run, bench, model, judge, sha, n_items, limit, values) -> dict:
+def _metrics_json(run, bench, model, judge, sha, n_items, limit, values, judge_url=None) -> dict:
     return {
         "run": run,
         "bench": bench,
         "model": {"name_or_path": f"checkpoints/{model}", "model_id": model},
-        "judge": {"backend": "openai", "model": judge},
+        "judge": {"backend": "openai", "model": judge, "base_url": judge_url},
         "data": {"sha256": sha, "n_items": n_items, "limit": limit},
         "metrics": values,
         "provenance": {"versions": {}},
@@ -81,7 +81,15 @@ def _metrics_json(run, bench, model, judge, sha, n_items, limit, values) -> dict
 
 
 def write_alpaca_run(
-    results: Path, run, prefs, *, judge="gpt-4-1106-preview", sha=ALPACA_SHA, limit=None, lc=None
+    results: Path,
+    run,
+    prefs,
+    *,
+    judge="gpt-4-1106-preview",
+    sha=ALPACA_SHA,
+    limit=None,
+    lc=None,
+    judge_url=None,
 ) -> Path:
     """`lc`: (length_controlled_winrate, lc_standard_error) to record; None: LC unavailable."""
     rows = annotations(prefs, INSTRUCTIONS[: len(prefs)], model=run)
@@ -93,7 +101,7 @@ def write_alpaca_run(
     d.mkdir(parents=True)
     (d / "annotations.json").write_text(json.dumps(rows))
     (d / "model_outputs.json").write_text("[]")
-    obj = _metrics_json(run, "alpaca_eval", run, judge, sha, len(rows), limit, values)
+    obj = _metrics_json(run, "alpaca_eval", run, judge, sha, len(rows), limit, values, judge_url)
     (d / "metrics.json").write_text(json.dumps(obj))
     return d / "metrics.json"
 

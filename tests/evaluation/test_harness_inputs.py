@@ -134,7 +134,8 @@ def test_a_run_whose_every_verdict_is_missing_is_reported_without_a_score(
     judge(data, server, "mute", "--retries", "1")
     mt = read_json(data["results"] / "mute" / "mt_bench" / "metrics.json")["metrics"]
     assert (mt["overall"], mt["turn_1"], mt["n_rows"], mt["n_missing"]) == (None, None, 0, 6)
-    assert "mute/mt_bench: no score (every verdict missing)" in capsys.readouterr().out
+    assert mt["unscored"].startswith("every verdict missing (6 rows")
+    assert "mute/mt_bench: not scored: every verdict missing" in capsys.readouterr().out
     assert (data["results"] / "leaderboard.md").is_file()
 
 

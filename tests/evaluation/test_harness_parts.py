@@ -21,7 +21,7 @@ def test_presets_and_overrides_are_recorded():
     assert (changed.temperature, changed.max_new_tokens) == (0.0, 64)
     assert "max_new_tokens=64" in changed.source and "'greedy'" in changed.source
     assert changed.sampling(seed=5).greedy and changed.sampling(seed=5).seed == 5
-    with pytest.raises(ValueError, match="unknown decoding preset 'x'.*alpaca_eval, "):
+    with pytest.raises(ValueError, match=r"unknown decoding preset 'x'.*alpaca_eval, "):
         alpaca_eval_decoding("x")
     assert all(p.source for p in ALPACA_EVAL_PRESETS.values())
 

@@ -54,3 +54,4 @@ def test_smollm2_answers_and_judges_both_benchmarks(tmp_path, monkeypatch):
     for key in ("turn_1", "turn_2", "overall"):
         assert _finite_or_none(mt[key]), (key, mt[key])
     assert (mt["overall"] is None) == (mt["n_rows"] == 0)  # None only when every verdict missed
+    assert (mt["overall"] is None) == bool(mt["unscored"])  # and then the reason is said

@@ -61,22 +61,25 @@ def test_a_request_for_another_model_is_refused(tiny_judge):
         tiny_judge.judge_many([JudgeRequest(MESSAGES, model="gpt-4o", max_tokens=1)])
 
 
-def test_a_first_token_eos_still_reports_the_first_steps_top_k(tiny_judge):
-    """A weak judge may put EOS first; the protocol reads the first step's top-k all the same
-    (the backend reports a log-prob for every generated token, EOS included)."""
+@pytest.mark.parametrize("favoured", ["eos", "pad"])
+def test_a_first_token_eos_or_pad_still_reports_the_first_steps_top_k(tiny_judge, favoured):
+    """A weak judge may put EOS (or, a random model, the pad token) first; the protocol reads
+    the first step's top-k all the same: the backend reports a log-prob for every generated
+    token, EOS included, and a drawn pad token is a generated token, not padding."""
     gen = tiny_judge.generator
-    eos = gen.eos_ids[0]
+    token = gen.eos_ids[0] if favoured == "eos" else gen.pad_id
+    assert gen.pad_id not in gen.eos_ids  # else the two cases are one
 
-    def favour_eos(module, args, logits):  # (B, T, V): EOS far ahead at every position
+    def favour(module, args, logits):  # (B, T, V): the token far ahead at every position
         logits = logits.clone()
-        logits[..., eos] += 100.0
+        logits[..., token] += 100.0
         return logits
 
-    handle = gen.model.lm_head.register_forward_hook(favour_eos)
+    handle = gen.model.lm_head.register_forward_hook(favour)
     try:
         (reply,) = tiny_judge.judge_many([JudgeRequest(MESSAGES, max_tokens=1, top_logprobs=5)])
     finally:
         handle.remove()
     assert reply.text == "" and reply.completion_tokens == 1
-    assert reply.top_logprobs[0] == (gen.tokenizer.decode([eos]), pytest.approx(0.0, abs=1e-6))
+    assert reply.top_logprobs[0] == (gen.tokenizer.decode([token]), pytest.approx(0.0, abs=1e-6))
     assert len(reply.top_logprobs) == 5

@@ -209,3 +209,30 @@ def test_figure_skipped_without_results(tmp_path, capsys, make):
     assert draw(tmp_path / "out", results_dir=make(tmp_path)) == []
     assert SKIPPED in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unscored_run_is_listed_with_its_reason_not_ranked(tmp_path):
+    results = write_results(tmp_path / "results")
+    failed = results / "all-failed" / "alpaca_eval"
+    failed.mkdir(parents=True)
+    reason = "every judgment failed (4 of 4): no preference to score"
+    (failed / "metrics.json").write_text(json.dumps({"metrics": {"unscored": reason}}))
+    assert "all-failed" not in {r.run for r in collect(results, n_boot=N_BOOT)}
+    write_leaderboard(results, n_boot=N_BOOT)
+    md = (results / "leaderboard.md").read_text()
+    assert f"| all-failed | alpaca_eval | {reason} |" in md.split("## Not scored")[1]
+    assert "all-failed" not in (results / "leaderboard.csv").read_text()
+
+
+def test_the_same_judge_model_served_elsewhere_is_another_judge(tmp_path):
+    """A local server answering to "gpt-4-1106-preview" is not OpenAI's model: not paired, and
+    the table says where it ran."""
+    results = tmp_path / "results"
+    write_alpaca_run(results, "ampo", PREFS_AMPO)
+    write_alpaca_run(results, "local", PREFS_SIMPO, judge_url="http://127.0.0.1:8000/v1")
+    (pair,) = paired(collect(results, n_boot=N_BOOT), n_boot=N_BOOT)
+    assert pair.difference is None and "different judges" in pair.reason
+    write_leaderboard(results, n_boot=N_BOOT)
+    md = (results / "leaderboard.md").read_text()
+    assert "gpt-4-1106-preview (openai, http://127.0.0.1:8000/v1)" in md
+    assert "gpt-4-1106-preview (openai) |" in md

@@ -253,8 +253,10 @@ class TransformersGenerator(Generator):
         if end is not None:
             content, kept = ids[:end], ids[: end + 1]
         else:
-            while ids and ids[-1] == self.pad_id:
-                ids.pop()  # padding after a sample that a stop string ended
+            # padding follows only a sample that a stop string ended (a model may also draw the
+            # pad token itself: that is a generated token)
+            while sampling.stop and ids and ids[-1] == self.pad_id:
+                ids.pop()
             content = kept = ids
         text, stopped = truncate_at_stop(
             self.tokenizer.decode(content, skip_special_tokens=True), sampling.stop
