@@ -46,8 +46,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AMPO_CACHE", Path.home() / ".cache" / "ampo"))
 
 
-
-
 def _tiny_llama() -> str:
     from training.tiny import TinyConfig, cached_tiny_model
 

@@ -126,10 +126,10 @@ def test_lc_unavailable_offline_says_why(tmp_path, monkeypatch):
     assert "tatsu-lab/alpaca_eval/df_gamed.csv" in m["lc_unavailable"]
 
 
-def test_every_judgment_failed_is_unscored_with_the_reason_not_nan():
+def test_every_judgment_failed_is_unscored_with_the_reason_not_nan(tmp_path):
     """alpaca_eval gives NaN when no preference is left; the run says why it has no score."""
     out = metrics(_rows([None, None, None]), df_gamed=None)
     assert out["unscored"] == "every judgment failed (3 of 3): no preference to score"
     assert out["win_rate"] is None and out["length_controlled_winrate"] is None
     assert (out["n"], out["n_failed"]) == (0, 3)
-    assert metrics(_rows([B, None]), df_gamed=None)["unscored"] is None
+    assert metrics(_rows([B, None]), df_gamed=tmp_path / "absent.csv")["unscored"] is None

@@ -264,9 +264,7 @@ class TransformersGenerator(Generator):
         reason = FinishReason.STOP if end is not None or stopped else FinishReason.LENGTH
         token_logps = None
         if logps is not None:
-            token_logps = tuple(
-                self._token_logprob(logps[t], tok, k) for t, tok in enumerate(kept)
-            )
+            token_logps = tuple(self._token_logprob(logps[t], tok, k) for t, tok in enumerate(kept))
         return Completion(text, tuple(kept), reason, token_logps)
 
     def _token_logprob(self, logp, token_id: int, k: int) -> TokenLogprob:
