@@ -3,8 +3,8 @@
 Key: sha256 of the canonical JSON (sorted keys, no whitespace) of the backend's identity
 (backend, base_url or model path; never a credential), the model name, the messages and every
 decoding parameter (`JudgeRequest.decoding()`), and a retry's attempt number (k > 0 only). A row
-is committed as soon as its reply arrives (`put`), so a crash or Ctrl-C loses only the requests in flight, and a re-run pays for nothing it
-already has. Threads share one connection under a lock; WAL lets a second process read meanwhile.
+is committed as soon as its reply arrives (`put`), so a crash or Ctrl-C loses only the requests
+in flight, and a re-run pays for nothing it already has. Threads share one connection under a lock; WAL lets a second process read meanwhile.
 
 Schema: replies(key TEXT PRIMARY KEY, request TEXT, reply TEXT, created REAL) where `request` is
 the canonical JSON that was hashed (for audit) and `reply` is `JudgeReply.to_dict()` as JSON.
