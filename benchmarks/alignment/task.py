@@ -87,7 +87,7 @@ SPLITS = ("train", "heldout")
 HELDOUT_PER_MILLE = 200  # a prompt is held out when its hash falls in the first 20% of the range
 
 
-class Mode(enum.StrEnum):
+class Mode(str, enum.Enum):
     """What kind of response this is (`mode_of`)."""
 
     CORRECT = "correct"
@@ -216,12 +216,13 @@ def noisy_reward(prompt: str, response: str, *, noise: float = 0.5, seed: int = 
 
 
 def mode_of(prompt: str, response: str) -> Mode:
-    """The mode of `response`: a canonical mode when it is that text (surrounding whitespace
-    aside), RAMBLE when it has more words than the right answer, OTHER otherwise."""
-    text = " ".join(response.split())
+    """The mode of `response`: a canonical mode when it has that mode's prefix and items (parsed
+    as the reward parses them, so spacing does not matter), RAMBLE when it has more words than
+    the right answer, OTHER otherwise."""
+    parsed = _response_items(response)
     for mode in CANONICAL_MODES:
-        if text == render(prompt, mode):
+        if parsed == _response_items(render(prompt, mode)):
             return mode
-    if len(text.split()) > len(target_items(prompt)) + 1:
+    if len(response.split()) > len(target_items(prompt)) + 1:
         return Mode.RAMBLE
     return Mode.OTHER
