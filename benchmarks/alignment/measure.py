@@ -44,8 +44,10 @@ class PolicyReport:
 def summarise(prompts: list[str], responses: list[list[str]], seconds: float) -> PolicyReport:
     """The report of `responses[i]` (M texts each) for `prompts[i]`."""
     m = len(responses[0])
-    rewards = np.array([[true_reward(p, r) for r in rs] for p, rs in zip(prompts, responses)])
-    modes = [mode_of(p, r).value for p, rs in zip(prompts, responses) for r in rs]
+    rewards = np.array(
+        [[true_reward(p, r) for r in rs] for p, rs in zip(prompts, responses, strict=True)]
+    )
+    modes = [mode_of(p, r).value for p, rs in zip(prompts, responses, strict=True) for r in rs]
     counts = Counter(modes)
     flat = rewards.reshape(-1)
     total = len(modes)
@@ -56,7 +58,8 @@ def summarise(prompts: list[str], responses: list[list[str]], seconds: float) ->
         m=m,
         mode_fractions={mode.value: counts[mode.value] / total for mode in Mode},
         mode_mean_reward={
-            mode: float(np.mean([r for r, k in zip(flat, modes) if k == mode])) for mode in counts
+            mode: float(np.mean([r for r, k in zip(flat, modes, strict=True) if k == mode]))
+            for mode in counts
         },
         mean_reward=float(flat.mean()),
         reward_se=se,

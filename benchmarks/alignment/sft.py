@@ -22,7 +22,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from benchmarks.alignment.task import CANONICAL_MODES, WORDS, Mode, make_prompts, render
@@ -146,7 +146,7 @@ def train_sft(cfg: SFTConfig):
     weights = [w for _, w in cfg.mixture]
     rng = random.Random(f"sft-demos/{cfg.seed}")
 
-    @lru_cache(maxsize=None)
+    @cache
     def example(prompt: str, mode: str):
         return supervised_example(tokenizer, prompt, render(prompt, mode))
 

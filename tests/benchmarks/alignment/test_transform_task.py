@@ -119,10 +119,16 @@ def test_noisy_proxy_is_deterministic_and_has_the_requested_std():
     prompts = make_prompts(200, seed=0, split="train")
     responses = [render(p, m) for p in prompts for m in (Mode.CORRECT, Mode.COPY, Mode.FORMAT)]
     pr = [p for p in prompts for _ in range(3)]
-    true = np.array([true_reward(p, r) for p, r in zip(pr, responses)])
-    a = np.array([noisy_reward(p, r, noise=0.3, seed=1) for p, r in zip(pr, responses)])
-    b = np.array([noisy_reward(p, r, noise=0.3, seed=1) for p, r in zip(pr, responses)])
-    c = np.array([noisy_reward(p, r, noise=0.3, seed=2) for p, r in zip(pr, responses)])
+    true = np.array([true_reward(p, r) for p, r in zip(pr, responses, strict=True)])
+    a = np.array(
+        [noisy_reward(p, r, noise=0.3, seed=1) for p, r in zip(pr, responses, strict=True)]
+    )
+    b = np.array(
+        [noisy_reward(p, r, noise=0.3, seed=1) for p, r in zip(pr, responses, strict=True)]
+    )
+    c = np.array(
+        [noisy_reward(p, r, noise=0.3, seed=2) for p, r in zip(pr, responses, strict=True)]
+    )
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     noise = a - true
     # 600 draws: the sample std of N(0, 0.3^2) has SE 0.3/sqrt(2*600) ~ 0.009; mean SE 0.012
