@@ -40,7 +40,7 @@ DEFAULT_MIXTURE = (
 
 # ~0.8M parameters: 4 layers of width 128 (trains the task in ~10 s on 2 threads)
 POLICY_SHAPE = TinyConfig(
-    vocab_size=384,
+    vocab_size=512,
     hidden_size=128,
     intermediate_size=256,
     num_hidden_layers=4,
@@ -57,7 +57,7 @@ class SFTConfig:
     shape: TinyConfig = POLICY_SHAPE
     mixture: tuple[tuple[str, float], ...] = DEFAULT_MIXTURE  # (mode, weight) of demonstrations
     n_prompts: int = 3000  # distinct train-split prompts demonstrations are drawn for
-    steps: int = 300  # optimiser steps
+    steps: int = 400  # optimiser steps
     batch_size: int = 64  # demonstrations per step
     lr: float = 3e-3  # AdamW peak learning rate (linear warmup, cosine decay to 10%)
     warmup_steps: int = 20
