@@ -41,7 +41,7 @@ DEFAULT_MIXTURE = (
 # ~0.17M parameters: 2 layers of width 64. Each item is already one token (the BPE trained on the
 # task text keeps " 7", " cat", " CAT" whole), so the bottleneck is optimiser steps, not capacity:
 # 4 layers of width 128 at 400 steps sampled ~60% malformed answers (mixed-up items, reverse barely
-# learned); 2 layers of width 64 cost ~1/3 as much per step and at 1600 steps (~50 s, 1 thread)
+# learned); 2 layers of width 64 cost ~1/3 as much per step and at 1400 steps (~55 s, 1 thread)
 # sample the demonstrated modes in about their mixture proportions, ~12% "other".
 POLICY_SHAPE = TinyConfig(
     vocab_size=512,
@@ -61,7 +61,7 @@ class SFTConfig:
     shape: TinyConfig = POLICY_SHAPE
     mixture: tuple[tuple[str, float], ...] = DEFAULT_MIXTURE  # (mode, weight) of demonstrations
     n_prompts: int = 3000  # distinct train-split prompts demonstrations are drawn for
-    steps: int = 1600  # optimiser steps (batch_size fresh demonstrations each)
+    steps: int = 1400  # optimiser steps (batch_size fresh demonstrations each)
     batch_size: int = 64  # demonstrations per step
     lr: float = 3e-3  # AdamW peak learning rate (linear warmup, cosine decay to 10%)
     warmup_steps: int = 20

@@ -12,7 +12,7 @@ from training.chat import encode_pair
 from training.models import ModelSpec, load_model, load_tokenizer
 
 # the default recipe with fewer prompts and half the steps: ~25 s of training on one thread
-FAST = SFTConfig(n_prompts=600, steps=800, seed=0)
+FAST = SFTConfig(n_prompts=600, steps=700, seed=0)
 
 
 @pytest.fixture(scope="module")
