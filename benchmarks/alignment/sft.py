@@ -42,7 +42,7 @@ DEFAULT_MIXTURE = (
 # task text keeps " 7", " cat", " CAT" whole), so the bottleneck is optimiser steps, not capacity:
 # 4 layers of width 128 at 400 steps sampled ~60% malformed answers (mixed-up items, reverse barely
 # learned); 2 layers of width 64 cost ~1/3 as much per step and at 1400 steps (~55 s, 1 thread)
-# sample the demonstrated modes in about their mixture proportions, ~12% "other".
+# sample the demonstrated modes in about their mixture proportions, ~10% "other".
 POLICY_SHAPE = TinyConfig(
     vocab_size=512,
     hidden_size=64,
