@@ -150,20 +150,27 @@ def write_tiny_model(
 ) -> Path:
     """Train the tokenizer, build the model (`kind`, see `build_model`) and `save_pretrained`
     both into `out` (atomically: a temporary sibling folder renamed into place). Returns `out`."""
+    text = builtin_corpus(seed=cfg.seed) + list(corpus or [])
+    tokenizer = train_tokenizer(text, cfg.vocab_size)
+    model = build_model(cfg, tokenizer, kind=kind)
+    return save_model_folder(out, model, tokenizer, {"tiny_config.json": asdict(cfg)})
+
+
+def save_model_folder(out: str | Path, model, tokenizer, extra_json: dict[str, dict]) -> Path:
+    """`save_pretrained` model and tokenizer into `out`, plus one JSON file per `extra_json` item
+    (file name -> content), atomically: a temporary sibling folder renamed into place."""
     import os
     import shutil
     import tempfile
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = builtin_corpus(seed=cfg.seed) + list(corpus or [])
-    tokenizer = train_tokenizer(text, cfg.vocab_size)
-    model = build_model(cfg, tokenizer, kind=kind)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "tiny_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        for name, content in extra_json.items():
+            (tmp / name).write_text(json.dumps(content, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
