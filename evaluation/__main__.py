@@ -21,17 +21,17 @@ from evaluation.benches import ALL, BENCHES, JUDGE_DEFAULTS, Answering, Judging,
 from evaluation.decoding import ALPACA_EVAL_PRESETS
 from evaluation.runs import GENERATION, RESULTS, RunDir, check_run_name, default_run_name
 
-# generation flag -> the backend option it sets (each backend accepts its own subset)
+# generation flag -> (the backend option it sets, its type); each backend accepts its own subset
 GENERATOR_FLAGS = {
-    "base_url": "base_url",
-    "served_model": "model",
-    "api_key_env": "api_key_env",
-    "concurrency": "concurrency",
-    "batch_size": "batch_size",
-    "num_threads": "num_threads",
-    "tensor_parallel_size": "tensor_parallel_size",
-    "gpu_memory_utilization": "gpu_memory_utilization",
-    "max_model_len": "max_model_len",
+    "base_url": ("base_url", str),
+    "served_model": ("model", str),
+    "api_key_env": ("api_key_env", str),
+    "concurrency": ("concurrency", int),
+    "batch_size": ("batch_size", int),
+    "num_threads": ("num_threads", int),
+    "tensor_parallel_size": ("tensor_parallel_size", int),
+    "gpu_memory_utilization": ("gpu_memory_utilization", float),
+    "max_model_len": ("max_model_len", int),
 }
 
 
@@ -74,12 +74,7 @@ def _generation_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, default=None, help="AlpacaEval only")
     g.add_argument("--top-p", type=float, default=None, help="AlpacaEval only")
     g.add_argument("--max-new-tokens", type=int, default=None)
-    for flag in GENERATOR_FLAGS:
-        kind = (
-            str
-            if flag in ("base_url", "served_model", "api_key_env")
-            else (float if flag == "gpu_memory_utilization" else int)
-        )
+    for flag, (_, kind) in GENERATOR_FLAGS.items():
         g.add_argument("--" + flag.replace("_", "-"), type=kind, default=None)
 
 
@@ -144,7 +139,7 @@ def _generator_factory(args, spec):
     backend = resolve_backend(args.backend)
     accepted = set(backend_options(backend))
     options = {}
-    for flag, option in GENERATOR_FLAGS.items():
+    for flag, (option, _) in GENERATOR_FLAGS.items():
         value = getattr(args, flag)
         if value is None:
             continue
@@ -154,11 +149,10 @@ def _generator_factory(args, spec):
     return lambda: make_generator(backend, spec, **options)
 
 
-def _make_judge(args, bench_name: str | None):
+def _make_judge(args, model: str):
     from evaluation.judge import JudgeCache, make_judge
     from training.models import ModelSpec
 
-    model = args.judge_model or BENCHES[bench_name].default_judge_model(args.judge)
     cache = JudgeCache(args.judge_cache or args.results / "judge-cache.sqlite")
     if args.judge == "transformers":
         spec = ModelSpec(model)
@@ -227,8 +221,8 @@ def _judge(args, run: str) -> None:
     for bench in benches:
         model = args.judge_model or bench.default_judge_model(args.judge)
         by_model.setdefault(model, []).append(bench)
-    for group in by_model.values():
-        judge = _make_judge(args, group[0].name)
+    for model, group in by_model.items():
+        judge = _make_judge(args, model)
         try:
             for where in steps.judge(group, judge, args.results, run, _data_paths(args), judging):
                 print(f"judge: {where.path} ({judge.model})")
